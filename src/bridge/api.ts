@@ -1,0 +1,35 @@
+import type { Assignment, FailureReason, OutputStream } from '../core/types.js';
+
+export interface AttemptRef {
+  taskId: string;
+  attempt: number;
+}
+
+export interface ClaimResponse {
+  tasks: Assignment[];
+  cancel: AttemptRef[];
+  leaseMs: number;
+}
+
+export interface ReportBody {
+  started: (AttemptRef & { at: number })[];
+  output: (AttemptRef & { chunk: number; stream: OutputStream; at: number; data: string })[];
+  results: (AttemptRef & {
+    at: number;
+    exitCode: number | null;
+    signal: string | null;
+    reason: Extract<FailureReason, 'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE'> | null;
+  })[];
+  running: AttemptRef[];
+}
+
+/**
+ * How a bridge talks to the control plane. The standalone bridge uses HTTP;
+ * the server's embedded bridge calls the same service in process. The bridge
+ * code above this interface is the same for both.
+ */
+export interface BridgeApi {
+  readonly name: string;
+  claim(max: number, waitMs: number, signal?: AbortSignal): Promise<ClaimResponse>;
+  report(body: ReportBody): Promise<{ cancel: AttemptRef[] }>;
+}

@@ -1,0 +1,179 @@
+import type { Logger } from 'pino';
+import { preciseNowMs } from '../core/time.js';
+import type { Assignment, Transport as TransportKind } from '../core/types.js';
+import type { AttemptRef, BridgeApi } from './api.js';
+import { Reporter } from './reporter.js';
+import type { RunHandle, Transport } from './transports/transport.js';
+
+export interface BridgeOptions {
+  api: BridgeApi;
+  transports: Partial<Record<TransportKind, Transport>>;
+  logger: Logger;
+  /** Most attempts this bridge runs at once. Default 256. */
+  maxRunning?: number;
+  /** How long one claim request waits for work. Default 20 s. */
+  claimWaitMs?: number;
+  /** Output sent per attempt at most; the control plane caps what it stores. Default 10 MiB. */
+  outputCapBytes?: number;
+}
+
+const CLAIM_RETRY_MIN_MS = 250;
+const CLAIM_RETRY_MAX_MS = 10_000;
+
+/**
+ * Claims tasks for its region and runs them: one long-poll loop that keeps up
+ * to `maxRunning` attempts going, heartbeats their leases, streams their
+ * output and reports how they ended.
+ */
+export class Bridge {
+  private readonly running = new Map<string, { ref: AttemptRef; handle: RunHandle; task: Assignment }>();
+  private readonly reporter: Reporter;
+  private readonly maxRunning: number;
+  private readonly claimWaitMs: number;
+  private stopped = false;
+  private poll: AbortController | null = null;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private loop: Promise<void> | null = null;
+  private leaseMs = 30_000;
+  private pollMax = 0;
+
+  constructor(private readonly o: BridgeOptions) {
+    this.maxRunning = o.maxRunning ?? 256;
+    this.claimWaitMs = o.claimWaitMs ?? 20_000;
+    this.reporter = new Reporter(
+      o.api,
+      o.logger,
+      o.outputCapBytes ?? 10 * 1024 * 1024,
+      () => [...this.running.values()].map((r) => r.ref),
+      (refs) => this.cancel(refs),
+    );
+  }
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  start(): void {
+    this.loop ??= this.claimLoop();
+    this.scheduleHeartbeat();
+  }
+
+  private scheduleHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(
+      () => {
+        if (this.running.size > 0) this.reporter.heartbeat();
+      },
+      Math.max(200, Math.floor(this.leaseMs / 3)),
+    );
+    this.heartbeatTimer.unref();
+  }
+
+  private async claimLoop(): Promise<void> {
+    let retryMs = CLAIM_RETRY_MIN_MS;
+    while (!this.stopped) {
+      const free = Math.max(0, this.maxRunning - this.running.size);
+      this.poll = new AbortController();
+      this.pollMax = free;
+      try {
+        // With no free slot the poll still waits, for cancellations; a freed slot aborts it.
+        const res = await this.o.api.claim(free, this.claimWaitMs, this.poll.signal);
+        retryMs = CLAIM_RETRY_MIN_MS;
+        if (res.leaseMs !== this.leaseMs) {
+          this.leaseMs = res.leaseMs;
+          this.scheduleHeartbeat();
+        }
+        if (res.cancel.length > 0) this.cancel(res.cancel);
+        for (const task of res.tasks) this.startTask(task);
+      } catch (err) {
+        if (this.stopped) break;
+        if (this.poll.signal.aborted) continue;
+        this.o.logger.warn({ err: (err as Error).message, retryInMs: retryMs }, 'claim failed; will retry');
+        await new Promise((r) => setTimeout(r, retryMs));
+        retryMs = Math.min(CLAIM_RETRY_MAX_MS, retryMs * 2);
+      } finally {
+        this.poll = null;
+      }
+    }
+  }
+
+  private startTask(task: Assignment): void {
+    const ref = { taskId: task.taskId, attempt: task.attempt };
+    const log = this.o.logger.child({
+      task: task.taskId,
+      attempt: task.attempt,
+      machine: task.machine.name,
+      team: task.team,
+    });
+    const transport = this.o.transports[task.machine.transport];
+    if (transport === undefined) {
+      log.error({ transport: task.machine.transport }, 'no transport for this machine on this bridge');
+      this.reporter.result({
+        ...ref,
+        at: Date.now(),
+        exitCode: null,
+        signal: null,
+        reason: 'MACHINE_UNREACHABLE',
+      });
+      return;
+    }
+    const handle = transport.run(task, (stream, data) => this.reporter.output(ref, stream, data, Date.now()));
+    this.running.set(key(ref), { ref, handle, task });
+    handle.startedAt.then((at) => {
+      if (at !== null) this.reporter.started(ref, at);
+    });
+    handle.done
+      .then((exit) => {
+        if (exit.message !== undefined) this.reporter.output(ref, 'system', `${exit.message}\n`, Date.now());
+        log.info({ exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason }, 'attempt ended');
+        this.reporter.result({
+          ...ref,
+          at: preciseNowMs(),
+          exitCode: exit.exitCode,
+          signal: exit.signal,
+          reason: exit.reason,
+        });
+      })
+      .catch((err: unknown) => {
+        log.error({ err }, 'attempt failed in the bridge');
+        this.reporter.result({
+          ...ref,
+          at: Date.now(),
+          exitCode: null,
+          signal: null,
+          reason: 'SPAWN_FAILED',
+        });
+      })
+      .finally(() => {
+        this.running.delete(key(ref));
+        if (this.pollMax === 0) this.poll?.abort();
+      });
+  }
+
+  private cancel(refs: AttemptRef[]): void {
+    for (const ref of refs) {
+      const r = this.running.get(key(ref));
+      if (r === undefined) continue;
+      this.o.logger.info(
+        { task: ref.taskId, attempt: ref.attempt },
+        'stopping attempt (cancelled or lease lost)',
+      );
+      r.handle.kill();
+    }
+  }
+
+  /** Stops claiming; with `drain`, waits for running attempts and their reports. */
+  async stop(options: { killRunning?: boolean } = {}): Promise<void> {
+    this.stopped = true;
+    this.poll?.abort();
+    clearInterval(this.heartbeatTimer);
+    if (options.killRunning) for (const r of this.running.values()) r.handle.kill();
+    await Promise.allSettled([...this.running.values()].map((r) => r.handle.done));
+    await this.loop;
+    await this.reporter.drain();
+  }
+}
+
+function key(ref: AttemptRef): string {
+  return `${ref.taskId}#${ref.attempt}`;
+}

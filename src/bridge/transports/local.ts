@@ -1,0 +1,118 @@
+import { spawn } from 'node:child_process';
+import { homedir } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
+import { preciseNowMs } from '../../core/time.js';
+import type { Assignment } from '../../core/types.js';
+import type { ExitInfo, OutputSink, RunHandle, Transport } from './transport.js';
+
+/** Environment passed through from the bridge; nothing else of it (tokens, passwords) reaches tasks. */
+const PASSED_ENV = ['PATH', 'LANG', 'LC_ALL', 'TZ', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'];
+
+export interface LocalTransportOptions {
+  /** Time between TERM and KILL when stopping a command. Default 3 s. */
+  killGraceMs?: number;
+  /** How long to wait for the output pipes after the command exits (background children may hold them). Default 2 s. */
+  pipeDrainMs?: number;
+}
+
+/** Runs commands on the bridge's own host: `/bin/sh -c` in a process group of its own. */
+export class LocalTransport implements Transport {
+  private readonly killGraceMs: number;
+  private readonly pipeDrainMs: number;
+
+  constructor(options: LocalTransportOptions = {}) {
+    this.killGraceMs = options.killGraceMs ?? 3000;
+    this.pipeDrainMs = options.pipeDrainMs ?? 2000;
+  }
+
+  run(task: Assignment, onOutput: OutputSink): RunHandle {
+    const env: Record<string, string> = {};
+    for (const k of PASSED_ENV) {
+      const v = process.env[k];
+      if (v !== undefined) env[k] = v;
+    }
+    Object.assign(env, task.env, { REDIACC_TASK_ID: task.taskId, REDIACC_ATTEMPT: String(task.attempt) });
+    const child = spawn('/bin/sh', ['-c', task.command], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env,
+      cwd: env.HOME ?? homedir(),
+    });
+    let killTimer: NodeJS.Timeout | undefined;
+    let timeoutTimer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    const signalGroup = (signal: NodeJS.Signals) => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const kill = () => {
+      if (killTimer !== undefined) return;
+      signalGroup('SIGTERM');
+      killTimer = setTimeout(() => signalGroup('SIGKILL'), this.killGraceMs);
+      killTimer.unref();
+    };
+    const startedAt = new Promise<number | null>((resolve) => {
+      child.once('spawn', () => resolve(preciseNowMs()));
+      child.once('error', () => resolve(null));
+    });
+    for (const [stream, name] of [
+      [child.stdout, 'stdout'],
+      [child.stderr, 'stderr'],
+    ] as const) {
+      const decoder = new StringDecoder('utf8');
+      stream.on('data', (buf: Buffer) => {
+        const text = decoder.write(buf);
+        if (text.length > 0) onOutput(name, text);
+      });
+      stream.on('end', () => {
+        const rest = decoder.end();
+        if (rest.length > 0) onOutput(name, rest);
+      });
+    }
+    if (task.timeoutSeconds !== null) {
+      timeoutTimer = setTimeout(() => {
+        timedOut = true;
+        kill();
+      }, task.timeoutSeconds * 1000);
+      timeoutTimer.unref();
+    }
+    const done = new Promise<ExitInfo>((resolve) => {
+      child.once('error', (err) => {
+        clearTimeout(timeoutTimer);
+        resolve({ exitCode: null, signal: null, reason: 'SPAWN_FAILED', message: err.message });
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timeoutTimer);
+        const finish = () => {
+          clearTimeout(drainTimer);
+          // Stopped (cancel or timeout): nothing of the tree may outlive its leader.
+          if (killTimer !== undefined) signalGroup('SIGKILL');
+          resolve({ exitCode: code, signal, reason: timedOut ? 'TIMEOUT' : null });
+        };
+        // Background children may keep the pipes open; don't wait for them forever.
+        const drainTimer = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          finish();
+        }, this.pipeDrainMs);
+        drainTimer.unref();
+        let open = 2;
+        const closed = () => {
+          open -= 1;
+          if (open === 0) finish();
+        };
+        if (child.stdout?.readableEnded) closed();
+        else child.stdout?.once('close', closed);
+        if (child.stderr?.readableEnded) closed();
+        else child.stderr?.once('close', closed);
+      });
+    });
+    return { startedAt, done, kill };
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,86 @@
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Store } from '../store/store.js';
+import { installAuth } from './auth.js';
+import type { Bus } from './bus.js';
+import { installErrorHandling } from './errors.js';
+import { bridgeRoutes } from './routes/bridges.js';
+import type { RouteDeps } from './routes/deps.js';
+import { fleetRoutes } from './routes/fleet.js';
+import { logRoutes } from './routes/logs.js';
+import { systemRoutes } from './routes/system.js';
+import { taskRoutes } from './routes/tasks.js';
+import type { ServerSettings } from './settings.js';
+import type { TaskService } from './task-service.js';
+
+export const API_PREFIX = '/api/v1';
+const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
+
+export interface AppOptions {
+  store: Store;
+  bus: Bus;
+  service: TaskService;
+  settings: ServerSettings;
+  logger: Logger;
+  clock: () => number;
+  version: string;
+}
+
+/** The HTTP API: every route under /api/v1, each with its permission and schemas. */
+export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: o.logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT_BYTES,
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
+    },
+    forceCloseConnections: true,
+  });
+  installErrorHandling(app);
+  installAuth(app, o.store, o.clock);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'rediacc',
+        version: o.version,
+        description: 'Distributed task management across many machines',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method === 'GET' || request.url.startsWith(`${API_PREFIX}/bridge/`)) return;
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+  const deps: RouteDeps = {
+    store: o.store,
+    bus: o.bus,
+    service: o.service,
+    settings: o.settings,
+    clock: o.clock,
+    version: o.version,
+  };
+  await app.register(
+    async (api) => {
+      systemRoutes(api, deps);
+      taskRoutes(api, deps);
+      logRoutes(api, deps);
+      fleetRoutes(api, deps);
+      bridgeRoutes(api, deps);
+    },
+    { prefix: API_PREFIX },
+  );
+  return app;
+}

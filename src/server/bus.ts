@@ -1,0 +1,62 @@
+import { EventEmitter } from 'node:events';
+
+/**
+ * Wake-ups and live events between the parts of the control plane. Topics:
+ * `region:<name>` (work may be claimable), `bridge:<name>` (a cancel for that
+ * bridge), `task:<id>` (status changes and output of a task). The in-process
+ * bus serves one server; a multi-replica store brings one that crosses
+ * processes.
+ */
+export interface Bus {
+  publish(topic: string, event: BusEvent): void;
+  subscribe(topic: string, listener: (event: BusEvent) => void): () => void;
+}
+
+export type BusEvent =
+  | { type: 'wake' }
+  | { type: 'status'; taskId: string; status: string }
+  | {
+      type: 'output';
+      taskId: string;
+      chunk: { id: number; attempt: number; stream: string; at: number; data: string };
+    };
+
+export class InProcessBus implements Bus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  publish(topic: string, event: BusEvent): void {
+    this.emitter.emit(topic, event);
+  }
+
+  subscribe(topic: string, listener: (event: BusEvent) => void): () => void {
+    this.emitter.on(topic, listener);
+    return () => this.emitter.off(topic, listener);
+  }
+}
+
+/** Resolves on the first event of any topic, after `timeoutMs`, or on abort. */
+export function waitForAny(
+  bus: Bus,
+  topics: readonly string[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const offs: (() => void)[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      for (const off of offs) off();
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    for (const t of topics) offs.push(bus.subscribe(t, done));
+    timer = setTimeout(done, timeoutMs);
+    if (signal?.aborted) done();
+    else signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,180 @@
+import { Type } from 'typebox';
+import { notFound } from '../../core/errors.js';
+import { presentMachine } from '../present.js';
+import { ErrorBody, NameParams } from '../schemas/common.js';
+import { CreateMachineBody, MachineOut, NameBody, TeamOut, UpdateMachineBody } from '../schemas/fleet.js';
+import { DEFAULT_MACHINE_CONCURRENCY } from '../settings.js';
+import { type App, type RouteDeps, typed } from './deps.js';
+
+const MachineQuery = Type.Object(
+  { team: Type.Optional(Type.String()), region: Type.Optional(Type.String()) },
+  { additionalProperties: false },
+);
+
+export function fleetRoutes(app: App, deps: RouteDeps): void {
+  const r = typed(app);
+  const { store, clock } = deps;
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  r.post(
+    '/machines',
+    {
+      config: { permission: 'machine:write' },
+      schema: {
+        tags: ['machines'],
+        body: CreateMachineBody,
+        response: { 201: MachineOut, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const b = request.body;
+      const transport = b.transport ?? (b.host === undefined ? 'local' : 'ssh');
+      const machine = await store.createMachine(
+        {
+          name: b.name,
+          team: b.team ?? 'default',
+          region: b.region ?? 'default',
+          transport,
+          concurrency: b.concurrency ?? DEFAULT_MACHINE_CONCURRENCY,
+          labels: b.labels ?? {},
+          host: b.host ?? null,
+          port: b.port ?? (transport === 'ssh' ? 22 : null),
+          user: b.user ?? null,
+        },
+        clock(),
+      );
+      request.log.info({ machine: machine.name, team: machine.team }, 'machine created');
+      reply.status(201);
+      return presentMachine(machine);
+    },
+  );
+
+  r.get(
+    '/machines',
+    {
+      config: { permission: 'machine:read' },
+      schema: { tags: ['machines'], querystring: MachineQuery, response: { 200: Type.Array(MachineOut) } },
+    },
+    async (request) => {
+      const q = request.query;
+      const machines = await store.listMachines({
+        ...(q.team === undefined ? {} : { team: q.team }),
+        ...(q.region === undefined ? {} : { region: q.region }),
+      });
+      return machines.map(presentMachine);
+    },
+  );
+
+  r.get(
+    '/machines/:name',
+    {
+      config: { permission: 'machine:read' },
+      schema: { tags: ['machines'], params: NameParams, response: { 200: MachineOut, 404: ErrorBody } },
+    },
+    async (request) => {
+      const m = await store.getMachine(request.params.name);
+      if (m === null) throw notFound('MACHINE_NOT_FOUND', `machine '${request.params.name}' does not exist`);
+      return presentMachine(m);
+    },
+  );
+
+  r.patch(
+    '/machines/:name',
+    {
+      config: { permission: 'machine:write' },
+      schema: {
+        tags: ['machines'],
+        params: NameParams,
+        body: UpdateMachineBody,
+        response: { 200: MachineOut, 404: ErrorBody },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      const patch = Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined));
+      const m = await store.updateMachine(request.params.name, patch, clock());
+      request.log.info({ machine: m.name, team: m.team, changed: Object.keys(patch) }, 'machine updated');
+      deps.bus.publish(`region:${m.region}`, { type: 'wake' });
+      return presentMachine(m);
+    },
+  );
+
+  r.delete(
+    '/machines/:name',
+    {
+      config: { permission: 'machine:write' },
+      schema: {
+        tags: ['machines'],
+        params: NameParams,
+        response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      await store.deleteMachine(request.params.name);
+      request.log.info({ machine: request.params.name }, 'machine deleted');
+      return reply.status(204).send(null);
+    },
+  );
+
+  r.post(
+    '/teams',
+    {
+      config: { permission: 'team:write' },
+      schema: { tags: ['teams'], body: NameBody, response: { 201: TeamOut, 400: ErrorBody, 409: ErrorBody } },
+    },
+    async (request, reply) => {
+      const team = await store.createTeam(request.body.name, clock());
+      request.log.info({ team: team.name }, 'team created');
+      reply.status(201);
+      return { name: team.name, createdAt: iso(team.createdAt) };
+    },
+  );
+
+  r.get(
+    '/teams',
+    {
+      config: { permission: 'team:read' },
+      schema: { tags: ['teams'], response: { 200: Type.Array(TeamOut) } },
+    },
+    async () => (await store.listTeams()).map((t) => ({ name: t.name, createdAt: iso(t.createdAt) })),
+  );
+
+  r.delete(
+    '/teams/:name',
+    {
+      config: { permission: 'team:write' },
+      schema: {
+        tags: ['teams'],
+        params: NameParams,
+        response: { 204: Type.Null(), 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      await store.deleteTeam(request.params.name);
+      request.log.info({ team: request.params.name }, 'team deleted');
+      return reply.status(204).send(null);
+    },
+  );
+
+  r.post(
+    '/regions',
+    {
+      config: { permission: 'region:write' },
+      schema: { tags: ['regions'], body: NameBody, response: { 201: TeamOut, 400: ErrorBody } },
+    },
+    async (request, reply) => {
+      const region = await store.ensureRegion(request.body.name, clock());
+      reply.status(201);
+      return { name: region.name, createdAt: iso(region.createdAt) };
+    },
+  );
+
+  r.get(
+    '/regions',
+    {
+      config: { permission: 'region:read' },
+      schema: { tags: ['regions'], response: { 200: Type.Array(TeamOut) } },
+    },
+    async () => (await store.listRegions()).map((t) => ({ name: t.name, createdAt: iso(t.createdAt) })),
+  );
+}

@@ -1,0 +1,128 @@
+import { Type } from 'typebox';
+import { FINAL_STATUSES, type TaskStatus } from '../../core/types.js';
+import type { OutputChunk } from '../../store/store.js';
+import type { BusEvent } from '../bus.js';
+import { presentChunk, presentTask } from '../present.js';
+import { ErrorBody, queryBool, queryInt, TaskParams } from '../schemas/common.js';
+import { LogsQuery, OutputChunkOut } from '../schemas/task.js';
+import { type App, type RouteDeps, typed } from './deps.js';
+
+const PAGE = 500;
+const KEEPALIVE_MS = 15_000;
+
+export function logRoutes(app: App, deps: RouteDeps): void {
+  const { store, service, bus } = deps;
+  typed(app).get(
+    '/tasks/:id/logs',
+    {
+      config: { permission: 'task:read' },
+      schema: {
+        summary:
+          'Output of a task; follow=1 streams it live as server-sent events (events: output, status, end)',
+        tags: ['tasks'],
+        params: TaskParams,
+        querystring: LogsQuery,
+        response: {
+          200: Type.Object({
+            chunks: Type.Array(OutputChunkOut),
+            next: Type.Integer({ description: 'pass as after= to read on' }),
+            status: Type.String(),
+            done: Type.Boolean(),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const taskId = request.params.id;
+      const task = await service.get(taskId);
+      let after = queryInt(request.query.after, 0);
+      if (!queryBool(request.query.follow)) {
+        const limit = Math.min(5000, Math.max(1, queryInt(request.query.limit, 1000)));
+        const chunks = await store.listOutput(taskId, after, limit);
+        const next = chunks.at(-1)?.id ?? after;
+        const final = FINAL_STATUSES.includes(task.status);
+        return {
+          chunks: chunks.map(presentChunk),
+          next,
+          status: task.status,
+          done: final && chunks.length < limit,
+        };
+      }
+
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const send = (event: string, data: unknown, id?: number) => {
+        raw.write(
+          `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`,
+        );
+      };
+      const sendChunk = (c: OutputChunk) => {
+        if (c.id <= after) return;
+        after = c.id;
+        send('output', presentChunk(c), c.id);
+      };
+      // Subscribe before reading what is stored, so nothing falls between.
+      const queue: BusEvent[] = [];
+      let wake: (() => void) | null = null;
+      const off = bus.subscribe(`task:${taskId}`, (e) => {
+        queue.push(e);
+        wake?.();
+      });
+      let closed = false;
+      request.raw.on('close', () => {
+        closed = true;
+        wake?.();
+      });
+      const keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
+      const drainStored = async () => {
+        for (;;) {
+          const chunks = await store.listOutput(taskId, after, PAGE);
+          for (const c of chunks) sendChunk(c);
+          if (chunks.length < PAGE) return;
+        }
+      };
+      try {
+        await drainStored();
+        let status: TaskStatus = task.status;
+        send('status', { status });
+        while (!closed && !FINAL_STATUSES.includes(status)) {
+          if (queue.length === 0) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, 5_000).unref();
+            });
+            wake = null;
+          }
+          // Events only wake the stream; the store is the source of truth, so
+          // output that arrived through another replica is not missed.
+          for (const e of queue.splice(0)) {
+            if (e.type === 'status' && e.status !== status) {
+              status = e.status as TaskStatus;
+              send('status', { status });
+            }
+          }
+          await drainStored();
+          // A missed status event is caught by re-reading the task now and then.
+          if (!FINAL_STATUSES.includes(status)) status = (await service.get(taskId)).status;
+        }
+        if (!closed) {
+          await drainStored();
+          send('end', presentTask(await service.get(taskId)));
+        }
+      } catch (err) {
+        request.log.error({ err, task: taskId }, 'log follow failed');
+      } finally {
+        off();
+        clearInterval(keepalive);
+        raw.end();
+      }
+    },
+  );
+}

@@ -1,0 +1,118 @@
+import { Type } from 'typebox';
+import { AppError } from '../../core/errors.js';
+import { parsePriority } from '../../core/priority.js';
+import type { Task } from '../../core/types.js';
+import { actorOf } from '../auth.js';
+import { presentTask } from '../present.js';
+import { ErrorBody, queryInt, TaskParams } from '../schemas/common.js';
+import { BatchCreated, CreateTasksBody, ListTasksQuery, TaskOut } from '../schemas/task.js';
+import { MAX_LIST_LIMIT } from '../settings.js';
+import type { TaskInput } from '../task-service.js';
+import { type App, type RouteDeps, typed } from './deps.js';
+
+export function taskRoutes(app: App, deps: RouteDeps): void {
+  const r = typed(app);
+  const { service, store } = deps;
+  const full = async (task: Task) => presentTask(task, await store.getAttempts(task.taskId));
+
+  r.post(
+    '/tasks',
+    {
+      config: { permission: 'task:create' },
+      schema: {
+        summary:
+          'Create one task, a fan-out (machines) or a batch ({"tasks":[…]}, up to 10,000) in one transaction',
+        tags: ['tasks'],
+        body: CreateTasksBody,
+        response: { 201: Type.Union([TaskOut, BatchCreated]), 400: ErrorBody, 404: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const { tasks, ...single } = request.body;
+      let inputs: TaskInput[];
+      if (tasks !== undefined) {
+        const stray = Object.keys(single);
+        if (stray.length > 0) {
+          throw new AppError(
+            'VALIDATION_FAILED',
+            `give either "tasks" or one task's fields, not both (${stray[0]})`,
+            400,
+            {
+              field: stray[0] as string,
+            },
+          );
+        }
+        inputs = tasks;
+      } else {
+        inputs = [single];
+      }
+      const result = await service.create(inputs, actorOf(request), tasks !== undefined);
+      reply.status(201);
+      if (result.kind === 'task') return presentTask(result.task, []);
+      return { batchId: result.batchId, count: result.taskIds.length, taskIds: result.taskIds };
+    },
+  );
+
+  r.get(
+    '/tasks',
+    {
+      config: { permission: 'task:read' },
+      schema: {
+        summary: 'List tasks, newest first; page with before=<seq of the last one>',
+        tags: ['tasks'],
+        querystring: ListTasksQuery,
+        response: { 200: Type.Array(TaskOut) },
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const tasks = await store.listTasks({
+        ...(q.status === undefined ? {} : { status: q.status }),
+        ...(q.machine === undefined ? {} : { machine: q.machine }),
+        ...(q.priority === undefined ? {} : { priority: parsePriority(q.priority) }),
+        ...(q.team === undefined ? {} : { team: q.team }),
+        ...(q.batch === undefined ? {} : { batchId: q.batch }),
+        ...(q.before === undefined ? {} : { beforeSeq: queryInt(q.before, 0) }),
+        limit: Math.min(MAX_LIST_LIMIT, Math.max(1, queryInt(q.limit, 50))),
+      });
+      return tasks.map((t) => presentTask(t));
+    },
+  );
+
+  r.get(
+    '/tasks/:id',
+    {
+      config: { permission: 'task:read' },
+      schema: { tags: ['tasks'], params: TaskParams, response: { 200: TaskOut, 404: ErrorBody } },
+    },
+    async (request) => full(await service.get(request.params.id)),
+  );
+
+  r.post(
+    '/tasks/:id/cancel',
+    {
+      config: { permission: 'task:cancel' },
+      schema: {
+        summary: 'Cancel a waiting task at once, or kill a running one (whole process tree)',
+        tags: ['tasks'],
+        params: TaskParams,
+        response: { 200: TaskOut, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => presentTask(await service.cancel(request.params.id)),
+  );
+
+  r.post(
+    '/tasks/:id/retry',
+    {
+      config: { permission: 'task:retry' },
+      schema: {
+        summary: 'Queue an ended task again for a new round of attempts',
+        tags: ['tasks'],
+        params: TaskParams,
+        response: { 200: TaskOut, 404: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (request) => presentTask(await service.retry(request.params.id)),
+  );
+}

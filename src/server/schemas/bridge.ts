@@ -1,0 +1,53 @@
+import { Type } from 'typebox';
+
+const Ref = { taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) };
+const Time = Type.Number({ minimum: 0 });
+
+export const ClaimBody = Type.Object(
+  {
+    max: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const ReportBody = Type.Object(
+  {
+    started: Type.Optional(Type.Array(Type.Object({ ...Ref, at: Time }, { additionalProperties: false }))),
+    output: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            ...Ref,
+            chunk: Type.Integer({ minimum: 0 }),
+            stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr'), Type.Literal('system')]),
+            at: Time,
+            data: Type.String({ maxLength: 4 * 1024 * 1024 }),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    results: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            ...Ref,
+            at: Time,
+            exitCode: Type.Union([Type.Integer(), Type.Null()]),
+            signal: Type.Union([Type.String({ maxLength: 32 }), Type.Null()]),
+            reason: Type.Union([
+              Type.Null(),
+              Type.Literal('TIMEOUT'),
+              Type.Literal('SPAWN_FAILED'),
+              Type.Literal('MACHINE_UNREACHABLE'),
+            ]),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+    running: Type.Optional(Type.Array(Type.Object(Ref, { additionalProperties: false }))),
+  },
+  { additionalProperties: false },
+);

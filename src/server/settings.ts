@@ -1,0 +1,34 @@
+import { MINUTE_MS, SECOND_MS } from '../core/time.js';
+import { DEFAULT_AGING_INTERVAL_MS, DEFAULT_CRITICAL_RESERVE } from '../scheduler/ordering.js';
+
+/** Scheduling and limits of a control plane. Every field has a default. */
+export interface ServerSettings {
+  /** How long a bridge holds a task without a heartbeat. Default 30 s. */
+  leaseMs: number;
+  /** A waiting task moves up one priority level per interval. Default 10 min. */
+  agingIntervalMs: number;
+  /** Extra slots per machine for priority-1 tasks. Default 1. */
+  criticalReserve: number;
+  /** Stored output per task; the rest is discarded and the cap marked. Default 10 MiB. */
+  outputCapBytes: number;
+  /** Most tasks one create request may hold. Default 10,000. */
+  maxBatchSize: number;
+  /** Longest a bridge's claim request waits for work. Default 25 s. */
+  claimWaitMaxMs: number;
+  /** How often expired leases and due retries are looked for. Default 1 s. */
+  sweepIntervalMs: number;
+}
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  leaseMs: 30 * SECOND_MS,
+  agingIntervalMs: DEFAULT_AGING_INTERVAL_MS,
+  criticalReserve: DEFAULT_CRITICAL_RESERVE,
+  outputCapBytes: 10 * 1024 * 1024,
+  maxBatchSize: 10_000,
+  claimWaitMaxMs: 25 * SECOND_MS,
+  sweepIntervalMs: SECOND_MS,
+};
+
+export const DEFAULT_MACHINE_CONCURRENCY = 4;
+export const MAX_LIST_LIMIT = 1000;
+export const STATS_REFRESH_MS = MINUTE_MS;

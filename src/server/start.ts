@@ -1,0 +1,107 @@
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import { Bridge } from '../bridge/bridge.js';
+import { LocalBridgeApi } from '../bridge/local-api.js';
+import { LocalTransport } from '../bridge/transports/local.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
+import type { Store } from '../store/store.js';
+import { buildApp } from './app.js';
+import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { InProcessBus } from './bus.js';
+import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
+import { TaskService } from './task-service.js';
+
+export const VERSION = '0.1.0';
+export const DEFAULT_PORT = 7400;
+export const EMBEDDED_BRIDGE = 'embedded';
+
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  dataDir?: string;
+  /** Run the embedded bridge for region `default`. Default true. */
+  bridge?: boolean;
+  settings?: Partial<ServerSettings>;
+  adminToken?: string;
+  logger?: Logger;
+  clock?: () => number;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  service: TaskService;
+  bridge: Bridge | null;
+  boot: BootstrapResult;
+  close(): Promise<void>;
+}
+
+/** Starts the control plane: store, HTTP API, periodic duties and (by default) the embedded bridge. */
+export async function startServer(o: ServerOptions = {}): Promise<RunningServer> {
+  const dataDir = resolve(o.dataDir ?? '.rediacc');
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const logger = o.logger ?? pino({ base: { pid: process.pid }, redact: ['req.headers.authorization'] });
+  const clock = o.clock ?? Date.now;
+  const settings: ServerSettings = { ...DEFAULT_SETTINGS, ...o.settings };
+  const store = new SqliteStore(join(dataDir, 'rediacc.db'));
+  await store.migrate();
+  const boot = await bootstrap(store, dataDir, clock(), o.adminToken);
+  const bus = new InProcessBus();
+  const service = new TaskService(store, bus, settings, logger, clock);
+  const app = await buildApp({ store, bus, service, settings, logger, clock, version: VERSION });
+
+  const sweep = async () => {
+    try {
+      await service.expireLeases();
+      await service.promoteDueRetries();
+    } catch (err) {
+      logger.error({ err }, 'periodic duty failed');
+    }
+  };
+  await sweep();
+  const sweeper = setInterval(sweep, settings.sweepIntervalMs);
+  sweeper.unref();
+
+  let bridge: Bridge | null = null;
+  if (o.bridge !== false) {
+    const name = EMBEDDED_BRIDGE;
+    await store.upsertBridge(name, 'default', clock());
+    bridge = new Bridge({
+      api: new LocalBridgeApi(service, name, 'default'),
+      transports: { local: new LocalTransport() },
+      logger: logger.child({ bridge: name, host: hostname() }),
+      outputCapBytes: settings.outputCapBytes,
+    });
+  }
+
+  const address = await app.listen({ port: o.port ?? DEFAULT_PORT, host: o.host ?? '127.0.0.1' });
+  bridge?.start();
+  logger.info(
+    { url: address, dataDir, store: store.dialect, bridge: bridge !== null },
+    'rediacc server started',
+  );
+
+  let closing: Promise<void> | null = null;
+  return {
+    url: address,
+    app,
+    store,
+    service,
+    bridge,
+    boot,
+    close: () => {
+      closing ??= (async () => {
+        clearInterval(sweeper);
+        service.stop();
+        await bridge?.stop({ killRunning: true });
+        await app.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

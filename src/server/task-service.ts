@@ -1,0 +1,258 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { AppError, invalid, notFound } from '../core/errors.js';
+import { parsePriority } from '../core/priority.js';
+import type { Assignment, Backoff, FailureAction, Task } from '../core/types.js';
+import type { BridgeReport, NewTask, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
+import { type Bus, waitForAny } from './bus.js';
+import type { ServerSettings } from './settings.js';
+
+/** One task as a client sends it (API body or a JSONL line). */
+export interface TaskInput {
+  machine?: string;
+  machines?: string[];
+  command?: string;
+  priority?: number | string;
+  retryCount?: number;
+  retryDelay?: number;
+  backoff?: Backoff;
+  failureAction?: FailureAction;
+  timeout?: number | null;
+  team?: string;
+  env?: Record<string, string>;
+}
+
+export type CreateResult =
+  | { kind: 'task'; task: Task }
+  | { kind: 'batch'; batchId: string; taskIds: string[] };
+
+/**
+ * The task life cycle on the control plane: creating, claiming, reporting,
+ * cancelling. It turns store changes into bus events so bridges and live
+ * followers hear of them at once.
+ */
+export class TaskService {
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimerAt = Number.POSITIVE_INFINITY;
+
+  constructor(
+    readonly store: Store,
+    readonly bus: Bus,
+    readonly settings: ServerSettings,
+    private readonly log: Logger,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  now(): number {
+    return this.clock();
+  }
+
+  async create(
+    inputs: readonly TaskInput[],
+    createdBy: string | null,
+    asBatch: boolean,
+  ): Promise<CreateResult> {
+    const { tasks, regions } = await this.expand(inputs, createdBy);
+    const batchId = asBatch || tasks.length > 1 ? randomUUID() : null;
+    for (const t of tasks) t.batchId = batchId;
+    await this.store.insertTasks(tasks, this.now());
+    for (const r of regions) this.bus.publish(`region:${r}`, { type: 'wake' });
+    if (batchId === null && tasks.length === 1) {
+      const task = (await this.store.getTask(tasks[0]!.taskId)) as Task;
+      this.log.info({ task: task.taskId, machine: task.machine, team: task.team }, 'task created');
+      return { kind: 'task', task };
+    }
+    this.log.info({ batch: batchId, count: tasks.length }, 'batch created');
+    return { kind: 'batch', batchId: batchId as string, taskIds: tasks.map((t) => t.taskId) };
+  }
+
+  /** Validates references and turns inputs (with fan-outs) into rows. */
+  private async expand(
+    inputs: readonly TaskInput[],
+    createdBy: string | null,
+  ): Promise<{ tasks: NewTask[]; regions: Set<string> }> {
+    const out: NewTask[] = [];
+    const known = new Map<string, { team: string; region: string }>();
+    for (const [index, input] of inputs.entries()) {
+      const at = (field: string) => (inputs.length > 1 ? `tasks[${index}].${field}` : field);
+      if (input.command === undefined || input.command.trim() === '') {
+        throw invalid(`${at('command')} must be a non-empty command`, at('command'));
+      }
+      if ((input.machine === undefined) === (input.machines === undefined)) {
+        throw invalid(`${at('machine')}: give exactly one of machine or machines`, at('machine'));
+      }
+      const priority = (() => {
+        try {
+          return parsePriority(input.priority ?? 3);
+        } catch (err) {
+          throw invalid((err as Error).message, at('priority'));
+        }
+      })();
+      const targets = input.machine !== undefined ? [input.machine] : (input.machines ?? []);
+      if (new Set(targets).size !== targets.length)
+        throw invalid(`${at('machines')} lists a machine twice`, at('machines'));
+      for (const name of targets) {
+        let m = known.get(name);
+        if (m === undefined) {
+          const machine = await this.store.getMachine(name);
+          if (machine === null) {
+            throw new AppError('MACHINE_NOT_FOUND', `machine '${name}' does not exist`, 404, {
+              field: at(input.machine !== undefined ? 'machine' : 'machines'),
+            });
+          }
+          m = { team: machine.team, region: machine.region };
+          known.set(name, m);
+        }
+        if (input.team !== undefined && input.team !== m.team) {
+          throw new AppError(
+            'MACHINE_NOT_FOUND',
+            `machine '${name}' does not exist in team '${input.team}'`,
+            404,
+            {
+              field: at('machine'),
+            },
+          );
+        }
+        out.push({
+          taskId: randomUUID(),
+          batchId: null,
+          machine: name,
+          priority,
+          command: input.command,
+          env: input.env ?? {},
+          retryCount: input.retryCount ?? 0,
+          retryDelaySeconds: input.retryDelay ?? 0,
+          backoff: input.backoff ?? 'fixed',
+          failureAction: input.failureAction ?? 'none',
+          timeoutSeconds: input.timeout ?? null,
+          createdBy,
+        });
+        if (out.length > this.settings.maxBatchSize) {
+          throw invalid(`a request may create at most ${this.settings.maxBatchSize} tasks`, 'tasks');
+        }
+      }
+    }
+    return { tasks: out, regions: new Set([...known.values()].map((m) => m.region)) };
+  }
+
+  async get(taskId: string): Promise<Task> {
+    const task = await this.store.getTask(taskId);
+    if (task === null) throw notFound('TASK_NOT_FOUND', `task ${taskId} does not exist`);
+    return task;
+  }
+
+  async cancel(taskId: string): Promise<Task> {
+    const r = await this.store.cancelTask(taskId, this.now());
+    if (r.bridge !== null) this.bus.publish(`bridge:${r.bridge}`, { type: 'wake' });
+    this.bus.publish(`task:${taskId}`, { type: 'status', taskId, status: r.task.status });
+    this.log.info({ task: taskId, machine: r.task.machine, team: r.task.team }, 'task cancel requested');
+    return r.task;
+  }
+
+  async retry(taskId: string): Promise<Task> {
+    const task = await this.store.requeueTask(taskId, this.now());
+    this.bus.publish(`task:${taskId}`, { type: 'status', taskId, status: task.status });
+    const m = await this.store.getMachine(task.machine ?? '');
+    if (m !== null) this.bus.publish(`region:${m.region}`, { type: 'wake' });
+    this.log.info({ task: taskId, machine: task.machine, team: task.team }, 'task requeued');
+    return task;
+  }
+
+  /** Claims work for a bridge, waiting up to `waitMs` for some to appear. */
+  async claim(
+    bridge: string,
+    region: string,
+    max: number,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<{ tasks: Assignment[]; cancel: { taskId: string; attempt: number }[] }> {
+    const deadline = this.now() + Math.min(waitMs, this.settings.claimWaitMaxMs);
+    for (;;) {
+      const tasks =
+        max > 0
+          ? await this.store.claim({
+              bridge,
+              region,
+              max,
+              now: this.now(),
+              leaseMs: this.settings.leaseMs,
+              agingIntervalMs: this.settings.agingIntervalMs,
+              criticalReserve: this.settings.criticalReserve,
+            })
+          : [];
+      const cancel = await this.store.cancelsFor(bridge);
+      const left = deadline - this.now();
+      if (tasks.length > 0 || cancel.length > 0 || left <= 0 || signal?.aborted) {
+        for (const t of tasks) {
+          this.bus.publish(`task:${t.taskId}`, { type: 'status', taskId: t.taskId, status: 'assigned' });
+        }
+        return { tasks, cancel };
+      }
+      await waitForAny(this.bus, [`region:${region}`, `bridge:${bridge}`], left, signal);
+    }
+  }
+
+  async report(input: Omit<BridgeReport, 'now' | 'leaseMs' | 'outputCapBytes'>): Promise<ReportOutcome> {
+    const outcome = await this.store.report({
+      ...input,
+      now: this.now(),
+      leaseMs: this.settings.leaseMs,
+      outputCapBytes: this.settings.outputCapBytes,
+    });
+    for (const { taskId, chunk } of outcome.stored)
+      this.bus.publish(`task:${taskId}`, { type: 'output', taskId, chunk });
+    this.announce(outcome.changes);
+    return outcome;
+  }
+
+  /** Publishes status changes; a task leaving a slot may let another start. */
+  announce(changes: TransitionSummary): void {
+    const regions = new Set<string>();
+    let retrying = false;
+    for (const t of changes.tasks) {
+      this.bus.publish(`task:${t.taskId}`, { type: 'status', taskId: t.taskId, status: t.status });
+      if (t.status !== 'running' && t.status !== 'cancelling') regions.add(t.region);
+      if (t.status === 'retrying') retrying = true;
+      if (t.status === 'failed' || t.status === 'completed' || t.status === 'cancelled') {
+        this.log.info({ task: t.taskId, status: t.status }, 'task ended');
+      }
+    }
+    for (const r of regions) this.bus.publish(`region:${r}`, { type: 'wake' });
+    if (retrying) void this.promoteDueRetries();
+  }
+
+  /** Moves due retries back to the queue and sets a timer for the next one. */
+  async promoteDueRetries(): Promise<void> {
+    const r = await this.store.promoteDueRetries(this.now());
+    if (r.tasks.length > 0) this.announce({ tasks: r.tasks, alerts: 0 });
+    if (r.nextDueAt !== null) this.scheduleRetryCheck(r.nextDueAt);
+  }
+
+  private scheduleRetryCheck(at: number): void {
+    if (at >= this.retryTimerAt) return;
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimerAt = at;
+    this.retryTimer = setTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.retryTimerAt = Number.POSITIVE_INFINITY;
+        this.promoteDueRetries().catch((err: unknown) =>
+          this.log.error({ err }, 'promoting due retries failed'),
+        );
+      },
+      Math.max(0, at - this.now()),
+    );
+    this.retryTimer.unref();
+  }
+
+  async expireLeases(): Promise<void> {
+    const changes = await this.store.expireLeases(this.now());
+    for (const t of changes.tasks)
+      this.log.warn({ task: t.taskId, status: t.status }, 'lease expired: attempt lost');
+    this.announce(changes);
+  }
+
+  stop(): void {
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * SQLite migrations: numbered and append-only. Never edit a shipped one; add
+ * the next number instead. Times are REAL milliseconds since the epoch.
+ */
+export const SQLITE_MIGRATIONS: readonly { id: number; name: string; sql: string }[] = [
+  {
+    id: 1,
+    name: 'core',
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  email TEXT NOT NULL UNIQUE,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  password_hash TEXT,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL
+);
+
+CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+CREATE TABLE regions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+
+CREATE TABLE bridges (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  region_id INTEGER NOT NULL REFERENCES regions(id),
+  last_seen_at REAL,
+  running_count INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL
+);
+
+CREATE TABLE tokens (
+  id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'bridge')),
+  name TEXT NOT NULL,
+  user_id INTEGER REFERENCES users(id),
+  bridge_id INTEGER REFERENCES bridges(id),
+  created_at REAL NOT NULL,
+  expires_at REAL,
+  revoked_at REAL,
+  last_used_at REAL
+);
+
+CREATE TABLE machines (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  team_id INTEGER NOT NULL REFERENCES teams(id),
+  region_id INTEGER NOT NULL REFERENCES regions(id),
+  transport TEXT NOT NULL CHECK (transport IN ('local', 'ssh')),
+  concurrency INTEGER NOT NULL CHECK (concurrency > 0),
+  labels TEXT NOT NULL DEFAULT '{}',
+  host TEXT,
+  port INTEGER,
+  ssh_user TEXT,
+  running_count INTEGER NOT NULL DEFAULT 0,
+  pending_count INTEGER NOT NULL DEFAULT 0,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+);
+CREATE INDEX machines_region ON machines(region_id);
+
+CREATE TABLE tasks (
+  seq INTEGER PRIMARY KEY,
+  task_id TEXT NOT NULL UNIQUE,
+  batch_id TEXT,
+  team_id INTEGER NOT NULL REFERENCES teams(id),
+  region_id INTEGER NOT NULL REFERENCES regions(id),
+  machine_id INTEGER,
+  machine_name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  priority INTEGER NOT NULL CHECK (priority BETWEEN 1 AND 5),
+  command TEXT NOT NULL,
+  env TEXT NOT NULL DEFAULT '{}',
+  retry_count INTEGER NOT NULL,
+  retry_delay_s REAL NOT NULL,
+  backoff TEXT NOT NULL,
+  failure_action TEXT NOT NULL,
+  timeout_s REAL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  attempt_limit INTEGER NOT NULL,
+  bridge_id INTEGER,
+  lease_expires_at REAL,
+  exit_code INTEGER,
+  signal TEXT,
+  reason TEXT,
+  created_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL,
+  retry_at REAL,
+  output_bytes INTEGER NOT NULL DEFAULT 0,
+  output_capped INTEGER NOT NULL DEFAULT 0,
+  created_by TEXT
+);
+-- Claiming reads the head of each (machine, priority) lane of waiting tasks.
+CREATE INDEX tasks_pending_lane ON tasks(machine_id, priority, seq) WHERE status = 'pending';
+-- Oldest waiting task per priority, for queue stats.
+CREATE INDEX tasks_pending_priority ON tasks(priority, seq) WHERE status = 'pending';
+CREATE INDEX tasks_leases ON tasks(lease_expires_at) WHERE status IN ('assigned', 'running', 'cancelling');
+CREATE INDEX tasks_retry_due ON tasks(retry_at) WHERE status = 'retrying';
+CREATE INDEX tasks_cancelling ON tasks(bridge_id) WHERE status = 'cancelling';
+CREATE INDEX tasks_status ON tasks(status, seq);
+CREATE INDEX tasks_machine ON tasks(machine_name, seq);
+CREATE INDEX tasks_batch ON tasks(batch_id, seq) WHERE batch_id IS NOT NULL;
+
+CREATE TABLE attempts (
+  task_seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  bridge_id INTEGER,
+  machine_name TEXT NOT NULL,
+  assigned_at REAL NOT NULL,
+  started_at REAL,
+  finished_at REAL,
+  exit_code INTEGER,
+  signal TEXT,
+  reason TEXT,
+  last_chunk INTEGER NOT NULL DEFAULT -1,
+  PRIMARY KEY (task_seq, attempt)
+) WITHOUT ROWID;
+
+CREATE TABLE output_chunks (
+  id INTEGER PRIMARY KEY,
+  task_seq INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  stream TEXT NOT NULL,
+  at REAL NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX output_by_task ON output_chunks(task_seq, id);
+
+CREATE TABLE alerts (
+  id INTEGER PRIMARY KEY,
+  team_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  task_id TEXT,
+  machine_name TEXT,
+  message TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE INDEX alerts_team ON alerts(team_id, id);
+
+-- Maintained counters, so queue counts never scan the task table.
+CREATE TABLE queue_counters (
+  team_id INTEGER NOT NULL,
+  priority INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (team_id, priority, status)
+) WITHOUT ROWID;
+`,
+  },
+];

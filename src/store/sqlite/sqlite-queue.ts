@@ -1,0 +1,494 @@
+import { AppError, conflict, notFound } from '../../core/errors.js';
+import type { Assignment, FailureReason, Priority, TaskStatus } from '../../core/types.js';
+import { laneDepth, pickForMachine, type SlotState } from '../../scheduler/ordering.js';
+import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
+import { CounterDelta, MachineDelta } from '../counters.js';
+import type {
+  BridgeReport,
+  CancelResult,
+  ClaimRequest,
+  NewTask,
+  OutputChunk,
+  ReportOutcome,
+  TransitionSummary,
+} from '../store.js';
+import type { Statements } from './connection.js';
+
+const PRIORITIES: readonly Priority[] = [1, 2, 3, 4, 5];
+const CAP_MARKER = '\n[rediacc: output cap reached; further output of this task is discarded]\n';
+
+interface LiveRow {
+  seq: number;
+  task_id: string;
+  team_id: number;
+  region_name: string;
+  machine_id: number | null;
+  machine_name: string;
+  status: TaskStatus;
+  priority: number;
+  attempts: number;
+  attempt_limit: number;
+  retry_delay_s: number;
+  backoff: 'fixed' | 'exponential';
+  failure_action: 'alert' | 'none';
+  bridge_id: number | null;
+  output_bytes: number;
+  output_capped: number;
+}
+
+const LIVE_SELECT = `SELECT t.seq, t.task_id, t.team_id, r.name AS region_name, t.machine_id, t.machine_name, t.status,
+  t.priority, t.attempts, t.attempt_limit, t.retry_delay_s, t.backoff, t.failure_action, t.bridge_id,
+  t.output_bytes, t.output_capped
+  FROM tasks t JOIN regions r ON r.id = t.region_id`;
+
+/** One unit of work's bookkeeping: counters, machine slots, bridges, events. */
+class Changes {
+  readonly counters = new CounterDelta();
+  readonly machines = new MachineDelta();
+  readonly bridges = new Map<number, number>();
+  readonly summary: TransitionSummary = { tasks: [], alerts: 0 };
+
+  move(row: LiveRow, to: TaskStatus): void {
+    this.counters.move(row.team_id, row.priority, row.status, to);
+    this.machines.move(row.machine_id, row.status, to);
+    this.summary.tasks.push({ taskId: row.task_id, status: to, region: row.region_name });
+  }
+
+  bridgeRunning(bridgeId: number | null, n: number): void {
+    if (bridgeId !== null) this.bridges.set(bridgeId, (this.bridges.get(bridgeId) ?? 0) + n);
+  }
+}
+
+/** The queue's writes on SQLite; every public method is one transaction. */
+export class SqliteQueue {
+  constructor(private readonly st: Statements) {}
+
+  private tx<T>(fn: () => T): T {
+    return this.st.db.transaction(fn).immediate();
+  }
+
+  private flush(ch: Changes): void {
+    const counter = this.st.get(
+      `INSERT INTO queue_counters (team_id, priority, status, n) VALUES (?, ?, ?, ?)
+       ON CONFLICT (team_id, priority, status) DO UPDATE SET n = n + excluded.n`,
+    );
+    for (const c of ch.counters.entries()) counter.run(c.teamId, c.priority, c.status, c.n);
+    const machine = this.st.get(
+      'UPDATE machines SET running_count = running_count + ?, pending_count = pending_count + ? WHERE id = ?',
+    );
+    for (const m of ch.machines.entries()) machine.run(m.running, m.pending, m.machineId);
+    const bridge = this.st.get('UPDATE bridges SET running_count = MAX(0, running_count + ?) WHERE id = ?');
+    for (const [id, n] of ch.bridges) if (n !== 0) bridge.run(n, id);
+  }
+
+  insertTasks(tasks: readonly NewTask[], now: number): void {
+    this.tx(() => {
+      const findMachine = this.st.get('SELECT id, team_id, region_id FROM machines WHERE name = ?');
+      const insert = this.st.get(
+        `INSERT INTO tasks (task_id, batch_id, team_id, region_id, machine_id, machine_name, status, priority, command,
+           env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      const machines = new Map<string, { id: number; team_id: number; region_id: number }>();
+      const ch = new Changes();
+      tasks.forEach((t, index) => {
+        let m = machines.get(t.machine);
+        if (m === undefined) {
+          m = findMachine.get(t.machine) as typeof m;
+          if (m === undefined) {
+            throw new AppError('MACHINE_NOT_FOUND', `machine '${t.machine}' does not exist`, 404, {
+              field: tasks.length > 1 ? `tasks[${index}].machine` : 'machine',
+            });
+          }
+          machines.set(t.machine, m);
+        }
+        insert.run(
+          t.taskId,
+          t.batchId,
+          m.team_id,
+          m.region_id,
+          m.id,
+          t.machine,
+          t.priority,
+          t.command,
+          JSON.stringify(t.env),
+          t.retryCount,
+          t.retryDelaySeconds,
+          t.backoff,
+          t.failureAction,
+          t.timeoutSeconds,
+          1 + t.retryCount,
+          now,
+          t.createdBy,
+        );
+        ch.counters.move(m.team_id, t.priority, null, 'pending');
+        ch.machines.move(m.id, null, 'pending');
+      });
+      this.flush(ch);
+    });
+  }
+
+  claim(req: ClaimRequest): Assignment[] {
+    return this.tx(() => {
+      const bridge = this.st.get('SELECT id FROM bridges WHERE name = ?').get(req.bridge) as
+        | { id: number }
+        | undefined;
+      if (bridge === undefined)
+        throw notFound('BRIDGE_NOT_FOUND', `bridge '${req.bridge}' is not registered`);
+      this.st.get('UPDATE bridges SET last_seen_at = ? WHERE id = ?').run(req.now, bridge.id);
+      const machines = this.st
+        .get(
+          `SELECT m.id, m.name, m.concurrency, m.running_count, m.transport, m.host, m.port, m.ssh_user, tm.name AS team
+           FROM machines m JOIN regions r ON r.id = m.region_id JOIN teams tm ON tm.id = m.team_id
+           WHERE r.name = ? AND m.pending_count > 0 AND m.running_count < m.concurrency + ?
+           ORDER BY m.running_count, m.id`,
+        )
+        .all(req.region, req.criticalReserve) as {
+        id: number;
+        name: string;
+        concurrency: number;
+        running_count: number;
+        transport: 'local' | 'ssh';
+        host: string | null;
+        port: number | null;
+        ssh_user: string | null;
+        team: string;
+      }[];
+      const lane = this.st.get(
+        `SELECT seq, priority, created_at AS createdAt FROM tasks
+         WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
+      );
+      const assign = this.st.get(
+        `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?
+         WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env`,
+      );
+      const addAttempt = this.st.get(
+        `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
+         VALUES (?, ?, 'running', ?, ?, ?)`,
+      );
+      const ch = new Changes();
+      const out: Assignment[] = [];
+      for (const m of machines) {
+        const remaining = req.max - out.length;
+        if (remaining <= 0) break;
+        const slots: SlotState = {
+          running: m.running_count,
+          concurrency: m.concurrency,
+          criticalReserve: req.criticalReserve,
+          max: remaining,
+        };
+        const lanes = PRIORITIES.map((p) => {
+          const depth = laneDepth(p, slots);
+          return depth > 0
+            ? (lane.all(m.id, p, depth) as { seq: number; priority: Priority; createdAt: number }[])
+            : [];
+        });
+        for (const pick of pickForMachine(lanes, slots, req.now, req.agingIntervalMs)) {
+          const row = assign.get(bridge.id, req.now + req.leaseMs, pick.seq) as {
+            task_id: string;
+            team_id: number;
+            attempts: number;
+            command: string;
+            timeout_s: number | null;
+            env: string;
+          };
+          addAttempt.run(pick.seq, row.attempts, bridge.id, m.name, req.now);
+          ch.counters.move(row.team_id, pick.priority, 'pending', 'assigned');
+          ch.machines.move(m.id, 'pending', 'assigned');
+          ch.bridgeRunning(bridge.id, 1);
+          out.push({
+            taskId: row.task_id,
+            attempt: row.attempts,
+            command: row.command,
+            timeoutSeconds: row.timeout_s,
+            team: m.team,
+            priority: pick.priority,
+            machine: { name: m.name, transport: m.transport, host: m.host, port: m.port, user: m.ssh_user },
+            env: JSON.parse(row.env) as Record<string, string>,
+          });
+        }
+      }
+      this.flush(ch);
+      return out;
+    });
+  }
+
+  report(r: BridgeReport): ReportOutcome {
+    return this.tx(() => {
+      const bridge = this.st.get('SELECT id FROM bridges WHERE name = ?').get(r.bridge) as
+        | { id: number }
+        | undefined;
+      if (bridge === undefined) throw notFound('BRIDGE_NOT_FOUND', `bridge '${r.bridge}' is not registered`);
+      this.st.get('UPDATE bridges SET last_seen_at = ? WHERE id = ?').run(r.now, bridge.id);
+      const ch = new Changes();
+      const rows = new Map<string, LiveRow | null>();
+      const live = (taskId: string): LiveRow | null => {
+        if (!rows.has(taskId)) {
+          rows.set(
+            taskId,
+            (this.st.get(`${LIVE_SELECT} WHERE t.task_id = ?`).get(taskId) as LiveRow | undefined) ?? null,
+          );
+        }
+        return rows.get(taskId) ?? null;
+      };
+      const ours = (row: LiveRow | null, attempt: number): row is LiveRow =>
+        row !== null &&
+        row.attempts === attempt &&
+        row.bridge_id === bridge.id &&
+        (row.status === 'assigned' || row.status === 'running' || row.status === 'cancelling');
+
+      for (const s of r.started) {
+        const row = live(s.taskId);
+        if (!ours(row, s.attempt)) continue;
+        this.st
+          .get('UPDATE attempts SET started_at = ? WHERE task_seq = ? AND attempt = ? AND started_at IS NULL')
+          .run(s.at, row.seq, s.attempt);
+        if (row.status === 'assigned') {
+          this.st
+            .get(`UPDATE tasks SET status = 'running', started_at = COALESCE(started_at, ?) WHERE seq = ?`)
+            .run(s.at, row.seq);
+          ch.move(row, 'running');
+          row.status = 'running';
+        }
+      }
+
+      const stored = this.storeOutput(r, live, ours);
+
+      for (const res of r.results) {
+        const row = live(res.taskId);
+        if (!ours(row, res.attempt)) continue;
+        this.endAttempt(row, res, res.at, ch, r.random);
+        ch.bridgeRunning(bridge.id, -1);
+      }
+
+      const cancel: { taskId: string; attempt: number }[] = [];
+      const extend = this.st.get(
+        `UPDATE tasks SET lease_expires_at = ? WHERE task_id = ? AND attempts = ? AND bridge_id = ?
+         AND status IN ('assigned', 'running', 'cancelling')`,
+      );
+      for (const run of r.running) {
+        if (extend.run(r.now + r.leaseMs, run.taskId, run.attempt, bridge.id).changes === 0) cancel.push(run);
+      }
+      this.flush(ch);
+      for (const c of this.cancelsById(bridge.id)) {
+        if (!cancel.some((x) => x.taskId === c.taskId)) cancel.push(c);
+      }
+      return { cancel, stored, changes: ch.summary };
+    });
+  }
+
+  private storeOutput(
+    r: BridgeReport,
+    live: (taskId: string) => LiveRow | null,
+    ours: (row: LiveRow | null, attempt: number) => row is LiveRow,
+  ): { taskId: string; chunk: OutputChunk }[] {
+    const stored: { taskId: string; chunk: OutputChunk }[] = [];
+    if (r.output.length === 0) return stored;
+    const lastChunk = this.st.get('SELECT last_chunk FROM attempts WHERE task_seq = ? AND attempt = ?');
+    const setLast = this.st.get('UPDATE attempts SET last_chunk = ? WHERE task_seq = ? AND attempt = ?');
+    const insert = this.st.get(
+      'INSERT INTO output_chunks (task_seq, attempt, stream, at, data) VALUES (?, ?, ?, ?, ?) RETURNING id',
+    );
+    const setBytes = this.st.get('UPDATE tasks SET output_bytes = ?, output_capped = ? WHERE seq = ?');
+    for (const o of r.output) {
+      const row = live(o.taskId);
+      if (!ours(row, o.attempt) || row.output_capped === 1) continue;
+      const last = lastChunk.get(row.seq, o.attempt) as { last_chunk: number } | undefined;
+      if (last === undefined || o.chunk <= last.last_chunk) continue;
+      setLast.run(o.chunk, row.seq, o.attempt);
+      let data = o.data;
+      let bytes = Buffer.byteLength(data);
+      const room = r.outputCapBytes - row.output_bytes;
+      const capped = bytes > room;
+      if (capped) {
+        data = Buffer.from(data)
+          .subarray(0, Math.max(0, room))
+          .toString('utf8')
+          .replace(/\uFFFD$/, '');
+        bytes = Buffer.byteLength(data);
+      }
+      const pieces: { stream: typeof o.stream; data: string }[] = [];
+      if (data.length > 0) pieces.push({ stream: o.stream, data });
+      if (capped) pieces.push({ stream: 'system', data: CAP_MARKER });
+      for (const p of pieces) {
+        const { id } = insert.get(row.seq, o.attempt, p.stream, o.at, p.data) as { id: number };
+        stored.push({
+          taskId: o.taskId,
+          chunk: { id, attempt: o.attempt, stream: p.stream, at: o.at, data: p.data },
+        });
+      }
+      row.output_bytes += bytes;
+      row.output_capped = capped ? 1 : 0;
+      setBytes.run(row.output_bytes, row.output_capped, row.seq);
+    }
+    return stored;
+  }
+
+  private endAttempt(row: LiveRow, end: AttemptEnd, at: number, ch: Changes, random?: () => number): void {
+    const out = outcomeOfAttempt(
+      row.status,
+      {
+        attempt: row.attempts,
+        attemptLimit: row.attempt_limit,
+        retryDelaySeconds: row.retry_delay_s,
+        backoff: row.backoff,
+        failureAction: row.failure_action,
+      },
+      end,
+      at,
+      random,
+    );
+    const final = out.status !== 'retrying';
+    this.st
+      .get(
+        `UPDATE tasks SET status = ?, exit_code = ?, signal = ?, reason = ?, finished_at = ?, retry_at = ?,
+         lease_expires_at = NULL WHERE seq = ?`,
+      )
+      .run(out.status, end.exitCode, end.signal, out.reason, final ? at : null, out.retryAt, row.seq);
+    this.st
+      .get(
+        `UPDATE attempts SET status = ?, finished_at = ?, exit_code = ?, signal = ?, reason = ?
+         WHERE task_seq = ? AND attempt = ?`,
+      )
+      .run(out.attemptStatus, at, end.exitCode, end.signal, out.reason, row.seq, row.attempts);
+    if (out.alert) {
+      this.st
+        .get(
+          `INSERT INTO alerts (team_id, kind, task_id, machine_name, message, created_at)
+           VALUES (?, 'task_failed', ?, ?, ?, ?)`,
+        )
+        .run(row.team_id, row.task_id, row.machine_name, failureMessage(row, out.reason, end), at);
+      ch.summary.alerts += 1;
+    }
+    ch.move(row, out.status);
+    row.status = out.status;
+  }
+
+  private cancelsById(bridgeId: number): { taskId: string; attempt: number }[] {
+    return this.st
+      .get(
+        `SELECT task_id AS taskId, attempts AS attempt FROM tasks WHERE status = 'cancelling' AND bridge_id = ?`,
+      )
+      .all(bridgeId) as { taskId: string; attempt: number }[];
+  }
+
+  cancelsFor(bridgeName: string): { taskId: string; attempt: number }[] {
+    const bridge = this.st.get('SELECT id FROM bridges WHERE name = ?').get(bridgeName) as
+      | { id: number }
+      | undefined;
+    return bridge === undefined ? [] : this.cancelsById(bridge.id);
+  }
+
+  cancelTask(taskId: string, now: number): Omit<CancelResult, 'task'> {
+    return this.tx(() => {
+      const row = this.st.get(`${LIVE_SELECT} WHERE t.task_id = ?`).get(taskId) as LiveRow | undefined;
+      if (row === undefined) throw notFound('TASK_NOT_FOUND', `task ${taskId} does not exist`);
+      const ch = new Changes();
+      let bridge: string | null = null;
+      if (row.status === 'pending' || row.status === 'retrying') {
+        this.st
+          .get(
+            `UPDATE tasks SET status = 'cancelled', reason = 'CANCELLED', finished_at = ?, retry_at = NULL WHERE seq = ?`,
+          )
+          .run(now, row.seq);
+        ch.move(row, 'cancelled');
+      } else if (row.status === 'assigned' || row.status === 'running' || row.status === 'cancelling') {
+        if (row.status !== 'cancelling') {
+          this.st.get(`UPDATE tasks SET status = 'cancelling' WHERE seq = ?`).run(row.seq);
+          ch.move(row, 'cancelling');
+        }
+        const b = this.st.get('SELECT name FROM bridges WHERE id = ?').get(row.bridge_id) as
+          | { name: string }
+          | undefined;
+        bridge = b?.name ?? null;
+      } else {
+        throw conflict('TASK_FINISHED', `task ${taskId} has already ended (${row.status})`);
+      }
+      this.flush(ch);
+      return { bridge, region: row.region_name };
+    });
+  }
+
+  requeueTask(taskId: string, now: number): void {
+    this.tx(() => {
+      const row = this.st.get(`${LIVE_SELECT} WHERE t.task_id = ?`).get(taskId) as LiveRow | undefined;
+      if (row === undefined) throw notFound('TASK_NOT_FOUND', `task ${taskId} does not exist`);
+      if (row.status !== 'failed' && row.status !== 'cancelled' && row.status !== 'completed') {
+        throw conflict(
+          'TASK_NOT_FINISHED',
+          `task ${taskId} is still ${row.status}; only ended tasks can be retried`,
+        );
+      }
+      if (
+        row.machine_id === null ||
+        this.st.get('SELECT 1 FROM machines WHERE id = ?').get(row.machine_id) === undefined
+      ) {
+        throw conflict('MACHINE_GONE', `machine '${row.machine_name}' of task ${taskId} no longer exists`);
+      }
+      this.st
+        .get(
+          `UPDATE tasks SET status = 'pending', attempt_limit = attempts + 1 + retry_count, exit_code = NULL,
+           signal = NULL, reason = NULL, finished_at = NULL, retry_at = NULL, bridge_id = NULL WHERE seq = ?`,
+        )
+        .run(row.seq);
+      const ch = new Changes();
+      ch.move(row, 'pending');
+      this.flush(ch);
+      void now;
+    });
+  }
+
+  expireLeases(now: number, random?: () => number): TransitionSummary {
+    return this.tx(() => {
+      const rows = this.st
+        .get(
+          `${LIVE_SELECT} WHERE t.status IN ('assigned', 'running', 'cancelling') AND t.lease_expires_at <= ?
+           ORDER BY t.lease_expires_at LIMIT 1000`,
+        )
+        .all(now) as LiveRow[];
+      const ch = new Changes();
+      for (const row of rows) {
+        const bridgeId = row.bridge_id;
+        this.endAttempt(
+          row,
+          { exitCode: null, signal: null, reason: 'LOST' satisfies FailureReason },
+          now,
+          ch,
+          random,
+        );
+        ch.bridgeRunning(bridgeId, -1);
+      }
+      this.flush(ch);
+      return ch.summary;
+    });
+  }
+
+  promoteDueRetries(now: number): TransitionSummary & { nextDueAt: number | null } {
+    return this.tx(() => {
+      const rows = this.st
+        .get(`${LIVE_SELECT} WHERE t.status = 'retrying' AND t.retry_at <= ? ORDER BY t.retry_at LIMIT 5000`)
+        .all(now) as LiveRow[];
+      const promote = this.st.get(`UPDATE tasks SET status = 'pending', retry_at = NULL WHERE seq = ?`);
+      const ch = new Changes();
+      for (const row of rows) {
+        promote.run(row.seq);
+        ch.move(row, 'pending');
+      }
+      this.flush(ch);
+      const next = this.st.get(`SELECT MIN(retry_at) AS due FROM tasks WHERE status = 'retrying'`).get() as {
+        due: number | null;
+      };
+      return { ...ch.summary, nextDueAt: next.due };
+    });
+  }
+}
+
+function failureMessage(row: LiveRow, reason: FailureReason | null, end: AttemptEnd): string {
+  const how =
+    end.exitCode !== null
+      ? `exit code ${end.exitCode}`
+      : end.signal !== null
+        ? `signal ${end.signal}`
+        : reason;
+  return `task ${row.task_id} on ${row.machine_name} failed after ${row.attempts} attempt(s): ${reason} (${how})`;
+}

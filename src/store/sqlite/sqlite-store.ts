@@ -1,0 +1,483 @@
+import { type AppError, conflict, notFound } from '../../core/errors.js';
+import type {
+  Alert,
+  Assignment,
+  Attempt,
+  Bridge,
+  Machine,
+  Priority,
+  QueueStats,
+  Region,
+  Task,
+  TaskStatus,
+  Team,
+} from '../../core/types.js';
+import type {
+  BridgeReport,
+  CancelResult,
+  ClaimRequest,
+  MachinePatch,
+  NewMachine,
+  NewTask,
+  NewToken,
+  OutputChunk,
+  ReportOutcome,
+  Store,
+  TaskFilter,
+  TokenRecord,
+  TransitionSummary,
+  User,
+} from '../store.js';
+import { type Db, migrate, openDatabase, Statements } from './connection.js';
+import {
+  type AlertRow,
+  type AttemptRow,
+  type BridgeRow,
+  MACHINE_SELECT,
+  type MachineRow,
+  TASK_COLUMNS,
+  TASK_FROM,
+  type TaskRow,
+  toAlert,
+  toAttempt,
+  toBridge,
+  toMachine,
+  toTask,
+} from './rows.js';
+import { SqliteQueue } from './sqlite-queue.js';
+
+const BRIDGE_SELECT = `SELECT b.id, b.name, r.name AS region_name, b.last_seen_at, b.running_count AS running, b.created_at
+  FROM bridges b JOIN regions r ON r.id = b.region_id`;
+
+/** The embedded store: one SQLite file in WAL mode, used by one server process. */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Db;
+  private readonly st: Statements;
+  private readonly queue: SqliteQueue;
+
+  constructor(path: string) {
+    this.db = openDatabase(path);
+    this.st = new Statements(this.db);
+    this.queue = new SqliteQueue(this.st);
+  }
+
+  async migrate(): Promise<void> {
+    migrate(this.db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    const row = this.st.get('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.st
+      .get(
+        'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
+  }
+
+  async createUser(input: { email: string; isAdmin: boolean; now: number }): Promise<User> {
+    try {
+      const r = this.st
+        .get('INSERT INTO users (email, is_admin, created_at) VALUES (?, ?, ?) RETURNING id')
+        .get(input.email, input.isAdmin ? 1 : 0, input.now) as { id: number };
+      return { id: r.id, email: input.email, isAdmin: input.isAdmin, createdAt: input.now };
+    } catch (err) {
+      throw uniqueOr(err, conflict('USER_EXISTS', `user '${input.email}' already exists`));
+    }
+  }
+
+  async getUserByEmail(email: string): Promise<User | null> {
+    const r = this.st.get('SELECT id, email, is_admin, created_at FROM users WHERE email = ?').get(email) as
+      | { id: number; email: string; is_admin: number; created_at: number }
+      | undefined;
+    return r === undefined
+      ? null
+      : { id: r.id, email: r.email, isAdmin: r.is_admin === 1, createdAt: r.created_at };
+  }
+
+  async createToken(t: NewToken): Promise<void> {
+    const bridgeId =
+      t.bridgeName === null
+        ? null
+        : ((
+            this.st.get('SELECT id FROM bridges WHERE name = ?').get(t.bridgeName) as
+              | { id: number }
+              | undefined
+          )?.id ?? null);
+    this.st
+      .get(
+        `INSERT INTO tokens (hash, kind, name, user_id, bridge_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(t.hash, t.kind, t.name, t.userId, bridgeId, t.now, t.expiresAt);
+  }
+
+  async findToken(hash: string, now: number): Promise<TokenRecord | null> {
+    const r = this.st
+      .get(
+        `SELECT t.kind, t.name, t.user_id, u.email, u.is_admin, u.disabled, b.name AS bridge_name, r.name AS region_name
+         FROM tokens t LEFT JOIN users u ON u.id = t.user_id LEFT JOIN bridges b ON b.id = t.bridge_id
+         LEFT JOIN regions r ON r.id = b.region_id
+         WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`,
+      )
+      .get(hash, now) as
+      | {
+          kind: 'user' | 'bridge';
+          name: string;
+          user_id: number | null;
+          email: string | null;
+          is_admin: number | null;
+          disabled: number | null;
+          bridge_name: string | null;
+          region_name: string | null;
+        }
+      | undefined;
+    if (r === undefined || r.disabled === 1) return null;
+    return {
+      kind: r.kind,
+      name: r.name,
+      userId: r.user_id,
+      userEmail: r.email,
+      isAdmin: r.is_admin === 1,
+      bridgeName: r.bridge_name,
+      bridgeRegion: r.region_name,
+    };
+  }
+
+  async createTeam(name: string, now: number): Promise<Team> {
+    try {
+      const r = this.st
+        .get('INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING id')
+        .get(name, now) as {
+        id: number;
+      };
+      return { id: r.id, name, createdAt: now };
+    } catch (err) {
+      throw uniqueOr(err, conflict('TEAM_EXISTS', `team '${name}' already exists`));
+    }
+  }
+
+  async listTeams(): Promise<Team[]> {
+    return (this.st.get('SELECT id, name, created_at FROM teams ORDER BY name').all() as TeamRow[]).map(
+      toTeam,
+    );
+  }
+
+  async getTeam(name: string): Promise<Team | null> {
+    const r = this.st.get('SELECT id, name, created_at FROM teams WHERE name = ?').get(name) as
+      | TeamRow
+      | undefined;
+    return r === undefined ? null : toTeam(r);
+  }
+
+  async deleteTeam(name: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        const team = this.st.get('SELECT id FROM teams WHERE name = ?').get(name) as
+          | { id: number }
+          | undefined;
+        if (team === undefined) throw notFound('TEAM_NOT_FOUND', `team '${name}' does not exist`);
+        if (this.st.get('SELECT 1 FROM machines WHERE team_id = ? LIMIT 1').get(team.id) !== undefined) {
+          throw conflict('TEAM_NOT_EMPTY', `team '${name}' still owns machines; delete or move them first`);
+        }
+        if (this.st.get('SELECT 1 FROM tasks WHERE team_id = ? LIMIT 1').get(team.id) !== undefined) {
+          throw conflict('TEAM_NOT_EMPTY', `team '${name}' has task history and cannot be deleted`);
+        }
+        this.st.get('DELETE FROM queue_counters WHERE team_id = ?').run(team.id);
+        this.st.get('DELETE FROM teams WHERE id = ?').run(team.id);
+      })
+      .immediate();
+  }
+
+  async ensureRegion(name: string, now: number): Promise<Region> {
+    this.st
+      .get('INSERT INTO regions (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING')
+      .run(name, now);
+    const r = this.st.get('SELECT id, name, created_at FROM regions WHERE name = ?').get(name) as TeamRow;
+    return toTeam(r);
+  }
+
+  async listRegions(): Promise<Region[]> {
+    return (this.st.get('SELECT id, name, created_at FROM regions ORDER BY name').all() as TeamRow[]).map(
+      toTeam,
+    );
+  }
+
+  async upsertBridge(name: string, region: string, now: number): Promise<Bridge> {
+    this.db
+      .transaction(() => {
+        const r = this.st.get('SELECT id FROM regions WHERE name = ?').get(region) as
+          | { id: number }
+          | undefined;
+        if (r === undefined) throw notFound('REGION_NOT_FOUND', `region '${region}' does not exist`);
+        this.st
+          .get(
+            `INSERT INTO bridges (name, region_id, created_at) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET region_id = excluded.region_id`,
+          )
+          .run(name, r.id, now);
+      })
+      .immediate();
+    return (await this.getBridge(name)) as Bridge;
+  }
+
+  async getBridge(name: string): Promise<Bridge | null> {
+    const r = this.st.get(`${BRIDGE_SELECT} WHERE b.name = ?`).get(name) as BridgeRow | undefined;
+    return r === undefined ? null : toBridge(r);
+  }
+
+  async listBridges(): Promise<Bridge[]> {
+    return (this.st.get(`${BRIDGE_SELECT} ORDER BY b.name`).all() as BridgeRow[]).map(toBridge);
+  }
+
+  async createMachine(m: NewMachine, now: number): Promise<Machine> {
+    const team = this.st.get('SELECT id FROM teams WHERE name = ?').get(m.team) as { id: number } | undefined;
+    if (team === undefined) throw notFound('TEAM_NOT_FOUND', `team '${m.team}' does not exist`);
+    const region = await this.ensureRegion(m.region, now);
+    try {
+      this.st
+        .get(
+          `INSERT INTO machines (name, team_id, region_id, transport, concurrency, labels, host, port, ssh_user,
+             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          m.name,
+          team.id,
+          region.id,
+          m.transport,
+          m.concurrency,
+          JSON.stringify(m.labels),
+          m.host,
+          m.port,
+          m.user,
+          now,
+          now,
+        );
+    } catch (err) {
+      throw uniqueOr(err, conflict('MACHINE_EXISTS', `machine '${m.name}' already exists`));
+    }
+    return (await this.getMachine(m.name)) as Machine;
+  }
+
+  async getMachine(name: string): Promise<Machine | null> {
+    const r = this.st.get(`${MACHINE_SELECT} WHERE m.name = ?`).get(name) as MachineRow | undefined;
+    return r === undefined ? null : toMachine(r);
+  }
+
+  async listMachines(filter: { team?: string; region?: string }): Promise<Machine[]> {
+    const rows = this.st
+      .get(`${MACHINE_SELECT} WHERE (? IS NULL OR tm.name = ?) AND (? IS NULL OR r.name = ?) ORDER BY m.name`)
+      .all(
+        filter.team ?? null,
+        filter.team ?? null,
+        filter.region ?? null,
+        filter.region ?? null,
+      ) as MachineRow[];
+    return rows.map(toMachine);
+  }
+
+  async updateMachine(name: string, patch: MachinePatch, now: number): Promise<Machine> {
+    const current = await this.getMachine(name);
+    if (current === null) throw notFound('MACHINE_NOT_FOUND', `machine '${name}' does not exist`);
+    const regionId = patch.region === undefined ? null : (await this.ensureRegion(patch.region, now)).id;
+    this.st
+      .get(
+        `UPDATE machines SET concurrency = COALESCE(?, concurrency), labels = COALESCE(?, labels),
+         region_id = COALESCE(?, region_id), host = COALESCE(?, host), port = COALESCE(?, port),
+         ssh_user = COALESCE(?, ssh_user), updated_at = ? WHERE name = ?`,
+      )
+      .run(
+        patch.concurrency ?? null,
+        patch.labels === undefined ? null : JSON.stringify(patch.labels),
+        regionId,
+        patch.host ?? null,
+        patch.port ?? null,
+        patch.user ?? null,
+        now,
+        name,
+      );
+    return (await this.getMachine(name)) as Machine;
+  }
+
+  async deleteMachine(name: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        const m = this.st
+          .get('SELECT id, running_count, pending_count FROM machines WHERE name = ?')
+          .get(name) as { id: number; running_count: number; pending_count: number } | undefined;
+        if (m === undefined) throw notFound('MACHINE_NOT_FOUND', `machine '${name}' does not exist`);
+        const retrying = this.st
+          .get(`SELECT 1 FROM tasks WHERE status = 'retrying' AND machine_id = ? LIMIT 1`)
+          .get(m.id);
+        if (m.running_count > 0 || m.pending_count > 0 || retrying !== undefined) {
+          throw conflict('MACHINE_BUSY', `machine '${name}' has waiting or running tasks; cancel them first`);
+        }
+        this.st.get('DELETE FROM machines WHERE id = ?').run(m.id);
+      })
+      .immediate();
+  }
+
+  async insertTasks(tasks: readonly NewTask[], now: number): Promise<void> {
+    this.queue.insertTasks(tasks, now);
+  }
+
+  async getTask(taskId: string): Promise<Task | null> {
+    const r = this.st.get(`SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} WHERE t.task_id = ?`).get(taskId) as
+      | TaskRow
+      | undefined;
+    return r === undefined ? null : toTask(r);
+  }
+
+  async getAttempts(taskId: string): Promise<Attempt[]> {
+    const rows = this.st
+      .get(
+        `SELECT a.attempt, a.status, b.name AS bridge_name, a.assigned_at, a.started_at, a.finished_at, a.exit_code,
+           a.signal, a.reason
+         FROM attempts a JOIN tasks t ON t.seq = a.task_seq LEFT JOIN bridges b ON b.id = a.bridge_id
+         WHERE t.task_id = ? ORDER BY a.attempt`,
+      )
+      .all(taskId) as AttemptRow[];
+    return rows.map(toAttempt);
+  }
+
+  async listTasks(f: TaskFilter): Promise<Task[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      where.push(sql);
+      args.push(value);
+    };
+    if (f.status !== undefined) add('t.status = ?', f.status);
+    if (f.machine !== undefined) add('t.machine_name = ?', f.machine);
+    if (f.priority !== undefined) add('t.priority = ?', f.priority);
+    if (f.team !== undefined) add('tm.name = ?', f.team);
+    if (f.batchId !== undefined) add('t.batch_id = ?', f.batchId);
+    if (f.beforeSeq !== undefined) add('t.seq < ?', f.beforeSeq);
+    const sql = `SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY t.seq DESC LIMIT ?`;
+    return (this.st.get(sql).all(...args, f.limit) as TaskRow[]).map(toTask);
+  }
+
+  async batchCounts(batchId: string): Promise<Partial<Record<TaskStatus, number>>> {
+    const rows = this.st
+      .get('SELECT status, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY status')
+      .all(batchId) as { status: TaskStatus; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  async cancelTask(taskId: string, now: number): Promise<CancelResult> {
+    const r = this.queue.cancelTask(taskId, now);
+    return { ...r, task: (await this.getTask(taskId)) as Task };
+  }
+
+  async requeueTask(taskId: string, now: number): Promise<Task> {
+    this.queue.requeueTask(taskId, now);
+    return (await this.getTask(taskId)) as Task;
+  }
+
+  async claim(request: ClaimRequest): Promise<Assignment[]> {
+    return this.queue.claim(request);
+  }
+
+  async report(report: BridgeReport): Promise<ReportOutcome> {
+    return this.queue.report(report);
+  }
+
+  async cancelsFor(bridgeName: string): Promise<{ taskId: string; attempt: number }[]> {
+    return this.queue.cancelsFor(bridgeName);
+  }
+
+  async expireLeases(now: number, random?: () => number): Promise<TransitionSummary> {
+    return this.queue.expireLeases(now, random);
+  }
+
+  async promoteDueRetries(now: number): Promise<TransitionSummary & { nextDueAt: number | null }> {
+    return this.queue.promoteDueRetries(now);
+  }
+
+  async listOutput(taskId: string, afterId: number, limit: number): Promise<OutputChunk[]> {
+    return this.st
+      .get(
+        `SELECT o.id, o.attempt, o.stream, o.at, o.data FROM output_chunks o
+         WHERE o.task_seq = (SELECT seq FROM tasks WHERE task_id = ?) AND o.id > ? ORDER BY o.id LIMIT ?`,
+      )
+      .all(taskId, afterId, limit) as OutputChunk[];
+  }
+
+  async listAlerts(filter: { team?: string; limit: number }): Promise<Alert[]> {
+    const rows = this.st
+      .get(
+        `SELECT a.id, a.kind, tm.name AS team_name, a.task_id, a.machine_name, a.message, a.created_at
+         FROM alerts a JOIN teams tm ON tm.id = a.team_id WHERE (? IS NULL OR tm.name = ?) ORDER BY a.id DESC LIMIT ?`,
+      )
+      .all(filter.team ?? null, filter.team ?? null, filter.limit) as AlertRow[];
+    return rows.map(toAlert);
+  }
+
+  async queueStats(now: number): Promise<QueueStats> {
+    const counts = this.st
+      .get('SELECT priority, status, SUM(n) AS n FROM queue_counters GROUP BY priority, status')
+      .all() as { priority: Priority; status: TaskStatus; n: number }[];
+    const stats: QueueStats = {
+      pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
+      retrying: 0,
+      assigned: 0,
+      running: 0,
+      cancelling: 0,
+      oldestPendingAgeMs: null,
+      busiestMachines: [],
+    };
+    for (const c of counts) {
+      if (c.status === 'pending') stats.pending[c.priority] += c.n;
+      else if (
+        c.status === 'retrying' ||
+        c.status === 'assigned' ||
+        c.status === 'running' ||
+        c.status === 'cancelling'
+      )
+        stats[c.status] += c.n;
+    }
+    const oldest = this.st.get(
+      `SELECT created_at FROM tasks WHERE status = 'pending' AND priority = ? ORDER BY seq LIMIT 1`,
+    );
+    let oldestAt: number | null = null;
+    for (const p of [1, 2, 3, 4, 5]) {
+      const r = oldest.get(p) as { created_at: number } | undefined;
+      if (r !== undefined && (oldestAt === null || r.created_at < oldestAt)) oldestAt = r.created_at;
+    }
+    stats.oldestPendingAgeMs = oldestAt === null ? null : Math.max(0, now - oldestAt);
+    stats.busiestMachines = (
+      this.st
+        .get(
+          `SELECT m.name AS machine, tm.name AS team, m.running_count AS running, m.pending_count AS pending,
+             m.concurrency FROM machines m JOIN teams tm ON tm.id = m.team_id
+           WHERE m.running_count > 0 OR m.pending_count > 0
+           ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT 5`,
+        )
+        .all() as QueueStats['busiestMachines']
+    ).map((m) => ({ ...m }));
+    return stats;
+  }
+}
+
+interface TeamRow {
+  id: number;
+  name: string;
+  created_at: number;
+}
+
+function toTeam(r: TeamRow): Team {
+  return { id: r.id, name: r.name, createdAt: r.created_at };
+}
+
+function uniqueOr(err: unknown, replacement: AppError): unknown {
+  const code = (err as { code?: string }).code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' ? replacement : err;
+}
