@@ -1,0 +1,20 @@
+// Benchmark runner: npm run bench -- <name> [options]. Benchmarks print figures; they never assert.
+const BENCHES = {
+  dispatch: {
+    load: () => import('./dispatch.mjs'),
+    about: 'enqueue→start latency, throughput, create/claim rates, dispatch rate, peak RSS',
+  },
+};
+
+const [name, ...args] = process.argv.slice(2);
+const bench = BENCHES[name];
+if (bench === undefined) {
+  process.stderr.write(`${name === undefined ? 'no benchmark named' : `unknown benchmark '${name}'`}\n`);
+  process.stderr.write('usage: npm run bench -- <name> [options]\navailable:\n');
+  for (const [n, b] of Object.entries(BENCHES)) process.stderr.write(`  ${n.padEnd(10)} ${b.about}\n`);
+  process.exit(2);
+}
+const { main } = await bench.load();
+await main(args);
+// Keep-alive sockets and unref'd timers must not hold the process open.
+process.exit(0);

@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import pino from 'pino';
+import { Bridge } from '../../bridge/bridge.js';
+import { HttpBridgeApi } from '../../bridge/http-api.js';
+import { LocalTransport } from '../../bridge/transports/local.js';
+import { MINUTE_MS, SECOND_MS } from '../../core/time.js';
+import type { ServerSettings } from '../../server/settings.js';
+import { DEFAULT_PORT, startServer } from '../../server/start.js';
+import { QUICK_START_URL } from '../config.js';
+import { usage } from '../errors.js';
+import { parseCount, parseSeconds } from './task-input.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(value: string | undefined): string {
+  const level = value ?? process.env.REDIACC_LOG_LEVEL ?? 'info';
+  if (!LOG_LEVELS.includes(level))
+    throw usage(`--log-level must be one of ${LOG_LEVELS.join(', ')}`, '--log-level');
+  return level;
+}
+
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1);
+      stopping = true;
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+interface ServerFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  bridge?: boolean;
+  leaseSeconds?: string;
+  agingMinutes?: string;
+  criticalReserve?: string;
+  outputCapMb?: string;
+  logLevel?: string;
+}
+
+export function registerDaemons(program: Command): void {
+  program
+    .command('server')
+    .description(
+      'run the control plane (HTTP API, scheduler, SQLite store) with an embedded bridge for region default',
+    )
+    .option('--port <port>', `port to listen on (default ${DEFAULT_PORT})`)
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--data-dir <dir>', 'where the SQLite store and the admin token live (default ./.rediacc)')
+    .option('--no-bridge', 'do not run the embedded bridge')
+    .option('--lease-seconds <s>', 'how long a bridge holds a task without a heartbeat (default 30)')
+    .option(
+      '--aging-minutes <m>',
+      'a waiting task moves up one priority level per this many minutes (default 10)',
+    )
+    .option('--critical-reserve <n>', 'extra slots per machine for priority-1 tasks (default 1)')
+    .option('--output-cap-mb <mb>', 'stored output per task (default 10)')
+    .option('--log-level <level>', 'JSON log level (default info)')
+    .action(async (f: ServerFlags) => {
+      const settings: Partial<ServerSettings> = {};
+      if (f.leaseSeconds !== undefined)
+        settings.leaseMs = parseSeconds(f.leaseSeconds, '--lease-seconds', true) * SECOND_MS;
+      if (f.agingMinutes !== undefined)
+        settings.agingIntervalMs = parseSeconds(f.agingMinutes, '--aging-minutes') * MINUTE_MS;
+      if (f.criticalReserve !== undefined)
+        settings.criticalReserve = parseCount(f.criticalReserve, '--critical-reserve', 1000);
+      if (f.outputCapMb !== undefined) {
+        settings.outputCapBytes = Math.round(
+          parseSeconds(f.outputCapMb, '--output-cap-mb', true) * 1024 * 1024,
+        );
+      }
+      const port = f.port === undefined ? DEFAULT_PORT : parseCount(f.port, '--port', 65_535);
+      const logger = pino({ level: logLevel(f.logLevel), base: { pid: process.pid } });
+      const s = await startServer({
+        port,
+        host: f.host ?? '127.0.0.1',
+        ...(f.dataDir === undefined ? {} : { dataDir: f.dataDir }),
+        bridge: f.bridge !== false,
+        settings,
+        ...(process.env.REDIACC_ADMIN_TOKEN === undefined
+          ? {}
+          : { adminToken: process.env.REDIACC_ADMIN_TOKEN }),
+        logger,
+      });
+      const lines = [`rediacc server listening on ${s.url}`];
+      if (s.boot.generatedToken !== null) {
+        lines.push(
+          `admin token (shown once, also saved to ${s.boot.tokenFile}):`,
+          `  ${s.boot.generatedToken}`,
+        );
+      } else {
+        lines.push(
+          `admin token: in ${s.boot.tokenFile}${process.env.REDIACC_ADMIN_TOKEN === undefined ? '' : ' (or REDIACC_ADMIN_TOKEN)'}`,
+        );
+      }
+      lines.push(
+        s.bridge === null ? 'embedded bridge: off' : 'embedded bridge: on (region default, machine local)',
+        'try: npx rediacc create task --machine local --priority 1 --command "uptime" --wait',
+      );
+      process.stderr.write(`${lines.join('\n')}\n`);
+      onShutdown(() => s.close());
+      await new Promise(() => {});
+    });
+
+  program
+    .command('bridge')
+    .description('run a standalone bridge: claims tasks of its region over HTTP and runs them')
+    .option('--url <url>', `control plane URL (default REDIACC_URL or ${QUICK_START_URL})`)
+    .option(
+      '--token <token>',
+      'bridge token (prefer REDIACC_BRIDGE_TOKEN or --token-file: flags show in process lists)',
+    )
+    .option('--token-file <file>', 'read the bridge token from this file')
+    .option('--region <region>', 'region it serves (must match its token; default: default)')
+    .option('--max-running <n>', 'most commands at once (default 256)')
+    .option('--log-level <level>', 'JSON log level (default info)')
+    .action(
+      async (f: {
+        url?: string;
+        token?: string;
+        tokenFile?: string;
+        region?: string;
+        maxRunning?: string;
+        logLevel?: string;
+      }) => {
+        const token =
+          f.token ??
+          (f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim()) ??
+          process.env.REDIACC_BRIDGE_TOKEN;
+        if (token === undefined || token === '')
+          throw usage('give the bridge token: --token, --token-file or REDIACC_BRIDGE_TOKEN');
+        const url = f.url ?? process.env.REDIACC_URL ?? QUICK_START_URL;
+        const logger = pino({
+          level: logLevel(f.logLevel),
+          base: { pid: process.pid, region: f.region ?? 'default' },
+        });
+        const bridge = new Bridge({
+          api: new HttpBridgeApi(url, token, 'standalone'),
+          transports: { local: new LocalTransport() },
+          logger,
+          ...(f.maxRunning === undefined
+            ? {}
+            : { maxRunning: parseCount(f.maxRunning, '--max-running', 100_000) }),
+        });
+        bridge.start();
+        logger.info({ url }, 'bridge started');
+        onShutdown(() => bridge.stop({ killRunning: true }));
+        await new Promise(() => {});
+      },
+    );
+}

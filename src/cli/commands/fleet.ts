@@ -1,0 +1,167 @@
+import type { Command } from 'commander';
+import { contextOf, type Verbs } from '../context.js';
+import { age, duration, printJson, printTable, priorityText, truncate } from '../output.js';
+import { parseCount } from './task-input.js';
+
+interface QueueStats {
+  pending: Record<string, number>;
+  retrying: number;
+  assigned: number;
+  running: number;
+  cancelling: number;
+  oldestPendingAgeMs: number | null;
+  busiestMachines: { machine: string; team: string; running: number; pending: number; concurrency: number }[];
+}
+
+export function registerFleetCommands(v: Verbs): void {
+  v.create
+    .command('team <name>')
+    .description('create a team')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const t = await client.post<{ name: string }>('/teams', { name });
+      if (format === 'json') return printJson(t);
+      process.stdout.write(`created team ${t.name}\n`);
+    });
+  v.list
+    .command('teams')
+    .alias('team')
+    .description('list teams')
+    .action(async (_f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const teams = await client.get<{ name: string; createdAt: string }[]>('/teams');
+      if (format === 'json') return printJson(teams);
+      printTable(
+        ['NAME', 'CREATED'],
+        teams.map((t) => [t.name, age(t.createdAt)]),
+      );
+    });
+  v.delete
+    .command('team <name>')
+    .description('delete a team without machines or tasks')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      await client.request('DELETE', `/teams/${encodeURIComponent(name)}`);
+      if (format === 'json') return printJson({ name, deleted: true });
+      process.stdout.write(`deleted team ${name}\n`);
+    });
+
+  v.create
+    .command('region <name>')
+    .description('create a region')
+    .action(async (name: string, _f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const r = await client.post<{ name: string }>('/regions', { name });
+      if (format === 'json') return printJson(r);
+      process.stdout.write(`created region ${r.name}\n`);
+    });
+  v.list
+    .command('regions')
+    .alias('region')
+    .description('list regions')
+    .action(async (_f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const regions = await client.get<{ name: string; createdAt: string }[]>('/regions');
+      if (format === 'json') return printJson(regions);
+      printTable(
+        ['NAME', 'CREATED'],
+        regions.map((t) => [t.name, age(t.createdAt)]),
+      );
+    });
+
+  v.create
+    .command('bridge <name>')
+    .description('register a bridge; prints its token once')
+    .option('--region <region>', 'region it serves (default: default)')
+    .action(async (name: string, flags: { region?: string }, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const b = await client.post<{ name: string; region: string; token: string }>('/bridges', {
+        name,
+        ...(flags.region === undefined ? {} : { region: flags.region }),
+      });
+      if (format === 'json') return printJson(b);
+      process.stdout.write(
+        `created bridge ${b.name} for region ${b.region}\ntoken (shown once): ${b.token}\nrun it: rediacc bridge --url <server url> --token ${b.token}\n`,
+      );
+    });
+  v.list
+    .command('bridges')
+    .alias('bridge')
+    .description('list bridges: online, last seen, tasks running')
+    .action(async (_f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const bridges =
+        await client.get<
+          { name: string; region: string; online: boolean; lastSeenAt: string | null; running: number }[]
+        >('/bridges');
+      if (format === 'json') return printJson(bridges);
+      printTable(
+        ['NAME', 'REGION', 'ONLINE', 'LAST SEEN', 'RUNNING'],
+        bridges.map((b) => [b.name, b.region, b.online ? 'yes' : 'no', age(b.lastSeenAt), b.running]),
+      );
+    });
+
+  v.list
+    .command('alerts')
+    .alias('alert')
+    .description('list alerts, newest first')
+    .option('--team <team>')
+    .option('--limit <n>', 'most alerts to show (default 100)')
+    .action(async (flags: { team?: string; limit?: string }, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const q = new URLSearchParams();
+      if (flags.team !== undefined) q.set('team', flags.team);
+      if (flags.limit !== undefined) q.set('limit', String(parseCount(flags.limit, '--limit', 1000)));
+      const alerts = await client.get<
+        {
+          id: number;
+          kind: string;
+          team: string;
+          taskId: string | null;
+          machine: string | null;
+          message: string;
+          createdAt: string;
+        }[]
+      >(`/alerts?${q}`);
+      if (format === 'json') return printJson(alerts);
+      printTable(
+        ['ID', 'KIND', 'TEAM', 'MACHINE', 'TASK', 'WHEN', 'MESSAGE'],
+        alerts.map((a) => [
+          a.id,
+          a.kind,
+          a.team,
+          a.machine,
+          a.taskId,
+          age(a.createdAt),
+          truncate(a.message, 80),
+        ]),
+      );
+    });
+
+  v.program
+    .command('queue')
+    .description('queue commands')
+    .command('stats')
+    .description('pending per priority, retrying, running, oldest waiting age, busiest machines')
+    .action(async (_f: unknown, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      const s = await client.get<QueueStats>('/queue/stats');
+      if (format === 'json') return printJson(s);
+      printTable(
+        ['PRIORITY', 'PENDING'],
+        Object.entries(s.pending).map(([p, n]) => [priorityText(Number(p)), n]),
+      );
+      process.stdout.write(
+        `\nrunning ${s.running + s.assigned}, retrying ${s.retrying}, cancelling ${s.cancelling}, oldest waiting ${
+          s.oldestPendingAgeMs === null ? '-' : duration(s.oldestPendingAgeMs)
+        }\n`,
+      );
+      if (s.busiestMachines.length > 0) {
+        process.stdout.write('\n');
+        printTable(
+          ['MACHINE', 'TEAM', 'RUNNING', 'PENDING'],
+          s.busiestMachines.map((m) => [m.machine, m.team, `${m.running}/${m.concurrency}`, m.pending]),
+        );
+      }
+    });
+}
