@@ -12,6 +12,7 @@ export interface TestServer {
   url: string;
   dataDir: string;
   /** Calls the API as the admin; returns status and parsed JSON body. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
   api<T = any>(
     method: string,
     path: string,

@@ -60,7 +60,10 @@ function machineBody(f: MachineFlags): Record<string, unknown> {
 }
 
 function show(m: ApiMachine, format: string): void {
-  if (format === 'json') return printJson(m);
+  if (format === 'json') {
+    printJson(m);
+    return;
+  }
   printFields([
     ['name', m.name],
     ['team', m.team],
