@@ -9,7 +9,7 @@ const BENCHES = {
 const [name, ...args] = process.argv.slice(2);
 const bench = BENCHES[name];
 if (bench === undefined) {
-  process.stderr.write(`${name === undefined ? 'no benchmark named' : `unknown benchmark '${name}'`}\n`);
+  process.stderr.write(`${name === undefined ? 'no benchmark given' : `unknown benchmark '${name}'`}\n`);
   process.stderr.write('usage: npm run bench -- <name> [options]\navailable:\n');
   for (const [n, b] of Object.entries(BENCHES)) process.stderr.write(`  ${n.padEnd(10)} ${b.about}\n`);
   process.exit(2);

@@ -208,11 +208,11 @@ export async function stopChild(child, exited = new Promise((r) => child.once('e
   clearTimeout(timer);
 }
 
-/** VmHWM (peak RSS) and VmRSS of a process, in MiB. */
+/** VmHWM (peak RSS) and VmRSS of a process, in MB (10^6 bytes; /proc counts KiB). */
 export function memOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
-  return { hwmMiB: kb('VmHWM') / 1024, rssMiB: kb('VmRSS') / 1024 };
+  return { hwmMB: (kb('VmHWM') * 1024) / 1e6, rssMB: (kb('VmRSS') * 1024) / 1e6 };
 }
 
 /** Nearest-rank percentile of an array of numbers. */

@@ -72,7 +72,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     await store.upsertBridge(name, 'default', clock());
     bridge = new Bridge({
       api: new LocalBridgeApi(service, name, 'default'),
-      transports: { local: new LocalTransport() },
+      transports: { local: new LocalTransport({ stateDir: join(dataDir, 'embedded-bridge') }) },
       logger: logger.child({ bridge: name, host: hostname() }),
       outputCapBytes: settings.outputCapBytes,
     });

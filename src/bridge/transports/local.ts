@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { preciseNowMs } from '../../core/time.js';
 import type { Assignment } from '../../core/types.js';
+import { ProcessGroupRecord } from './reaper.js';
 import type { ExitInfo, OutputSink, RunHandle, Transport } from './transport.js';
 
 /** Environment passed through from the bridge; nothing else of it (tokens, passwords) reaches tasks. */
@@ -13,16 +14,23 @@ export interface LocalTransportOptions {
   killGraceMs?: number;
   /** How long to wait for the output pipes after the command exits (background children may hold them). Default 2 s. */
   pipeDrainMs?: number;
+  /** Folder recording running process groups, so a restarted bridge stops what a crashed one left. */
+  stateDir?: string;
 }
 
 /** Runs commands on the bridge's own host: `/bin/sh -c` in a process group of its own. */
 export class LocalTransport implements Transport {
   private readonly killGraceMs: number;
   private readonly pipeDrainMs: number;
+  private readonly record: ProcessGroupRecord | null;
+  /** Process groups a previous run of this bridge left behind and that were killed at start. */
+  readonly reaped: number;
 
   constructor(options: LocalTransportOptions = {}) {
     this.killGraceMs = options.killGraceMs ?? 3000;
     this.pipeDrainMs = options.pipeDrainMs ?? 2000;
+    this.record = options.stateDir === undefined ? null : new ProcessGroupRecord(options.stateDir);
+    this.reaped = this.record?.reapLeftovers() ?? 0;
   }
 
   run(task: Assignment, onOutput: OutputSink): RunHandle {
@@ -56,7 +64,11 @@ export class LocalTransport implements Transport {
       killTimer.unref();
     };
     const startedAt = new Promise<number | null>((resolve) => {
-      child.once('spawn', () => resolve(preciseNowMs()));
+      child.once('spawn', () => {
+        const at = preciseNowMs();
+        if (child.pid !== undefined) this.record?.add(child.pid);
+        resolve(at);
+      });
       child.once('error', () => resolve(null));
     });
     for (const [stream, name] of [
@@ -91,6 +103,7 @@ export class LocalTransport implements Transport {
           clearTimeout(drainTimer);
           // Stopped (cancel or timeout): nothing of the tree may outlive its leader.
           if (killTimer !== undefined) signalGroup('SIGKILL');
+          if (child.pid !== undefined) this.record?.remove(child.pid);
           resolve({ exitCode: code, signal, reason: timedOut ? 'TIMEOUT' : null });
         };
         // Background children may keep the pipes open; don't wait for them forever.

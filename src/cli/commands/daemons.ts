@@ -34,6 +34,16 @@ function onShutdown(stop: () => Promise<void>): void {
   }
 }
 
+interface BridgeFlags {
+  url?: string;
+  token?: string;
+  tokenFile?: string;
+  region?: string;
+  maxRunning?: string;
+  stateDir?: string;
+  logLevel?: string;
+}
+
 interface ServerFlags {
   port?: string;
   host?: string;
@@ -121,39 +131,31 @@ export function registerDaemons(program: Command): void {
     .option('--token-file <file>', 'read the bridge token from this file')
     .option('--region <region>', 'region it serves (must match its token; default: default)')
     .option('--max-running <n>', 'most commands at once (default 256)')
+    .option('--state-dir <dir>', 'where it records running commands, to stop leftovers after a crash')
     .option('--log-level <level>', 'JSON log level (default info)')
-    .action(
-      async (f: {
-        url?: string;
-        token?: string;
-        tokenFile?: string;
-        region?: string;
-        maxRunning?: string;
-        logLevel?: string;
-      }) => {
-        const token =
-          f.token ??
-          (f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim()) ??
-          process.env.REDIACC_BRIDGE_TOKEN;
-        if (token === undefined || token === '')
-          throw usage('give the bridge token: --token, --token-file or REDIACC_BRIDGE_TOKEN');
-        const url = f.url ?? process.env.REDIACC_URL ?? QUICK_START_URL;
-        const logger = pino({
-          level: logLevel(f.logLevel),
-          base: { pid: process.pid, region: f.region ?? 'default' },
-        });
-        const bridge = new Bridge({
-          api: new HttpBridgeApi(url, token, 'standalone'),
-          transports: { local: new LocalTransport() },
-          logger,
-          ...(f.maxRunning === undefined
-            ? {}
-            : { maxRunning: parseCount(f.maxRunning, '--max-running', 100_000) }),
-        });
-        bridge.start();
-        logger.info({ url }, 'bridge started');
-        onShutdown(() => bridge.stop({ killRunning: true }));
-        await new Promise(() => {});
-      },
-    );
+    .action(async (f: BridgeFlags) => {
+      const token =
+        f.token ??
+        (f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim()) ??
+        process.env.REDIACC_BRIDGE_TOKEN;
+      if (token === undefined || token === '')
+        throw usage('give the bridge token: --token, --token-file or REDIACC_BRIDGE_TOKEN');
+      const url = f.url ?? process.env.REDIACC_URL ?? QUICK_START_URL;
+      const logger = pino({
+        level: logLevel(f.logLevel),
+        base: { pid: process.pid, region: f.region ?? 'default' },
+      });
+      const bridge = new Bridge({
+        api: new HttpBridgeApi(url, token, 'standalone'),
+        transports: { local: new LocalTransport(f.stateDir === undefined ? {} : { stateDir: f.stateDir }) },
+        logger,
+        ...(f.maxRunning === undefined
+          ? {}
+          : { maxRunning: parseCount(f.maxRunning, '--max-running', 100_000) }),
+      });
+      bridge.start();
+      logger.info({ url }, 'bridge started');
+      onShutdown(() => bridge.stop({ killRunning: true }));
+      await new Promise(() => {});
+    });
 }
