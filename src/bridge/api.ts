@@ -30,6 +30,10 @@ export interface ReportBody {
  */
 export interface BridgeApi {
   readonly name: string;
-  claim(max: number, waitMs: number, signal?: AbortSignal): Promise<ClaimResponse>;
+  /**
+   * Claims up to `max` tasks, waiting up to `waitMs` for work or for a
+   * cancellation not in `stopping` (attempts the bridge is already stopping).
+   */
+  claim(max: number, waitMs: number, stopping: AttemptRef[], signal?: AbortSignal): Promise<ClaimResponse>;
   report(body: ReportBody): Promise<{ cancel: AttemptRef[] }>;
 }

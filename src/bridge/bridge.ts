@@ -26,7 +26,10 @@ const CLAIM_RETRY_MAX_MS = 10_000;
  * output and reports how they ended.
  */
 export class Bridge {
-  private readonly running = new Map<string, { ref: AttemptRef; handle: RunHandle; task: Assignment }>();
+  private readonly running = new Map<
+    string,
+    { ref: AttemptRef; handle: RunHandle; task: Assignment; stopping: boolean }
+  >();
   private readonly reporter: Reporter;
   private readonly maxRunning: number;
   private readonly claimWaitMs: number;
@@ -77,7 +80,8 @@ export class Bridge {
       this.pollMax = free;
       try {
         // With no free slot the poll still waits, for cancellations; a freed slot aborts it.
-        const res = await this.o.api.claim(free, this.claimWaitMs, this.poll.signal);
+        const stopping = [...this.running.values()].filter((r) => r.stopping).map((r) => r.ref);
+        const res = await this.o.api.claim(free, this.claimWaitMs, stopping, this.poll.signal);
         retryMs = CLAIM_RETRY_MIN_MS;
         if (res.leaseMs !== this.leaseMs) {
           this.leaseMs = res.leaseMs;
@@ -94,6 +98,8 @@ export class Bridge {
       } finally {
         this.poll = null;
       }
+      // The in-process link can answer without any I/O; let the event loop breathe.
+      await new Promise((r) => setImmediate(r));
     }
   }
 
@@ -118,7 +124,7 @@ export class Bridge {
       return;
     }
     const handle = transport.run(task, (stream, data) => this.reporter.output(ref, stream, data, Date.now()));
-    this.running.set(key(ref), { ref, handle, task });
+    this.running.set(key(ref), { ref, handle, task, stopping: false });
     handle.startedAt.then((at) => {
       if (at !== null) this.reporter.started(ref, at);
     });
@@ -153,7 +159,8 @@ export class Bridge {
   private cancel(refs: AttemptRef[]): void {
     for (const ref of refs) {
       const r = this.running.get(key(ref));
-      if (r === undefined) continue;
+      if (r === undefined || r.stopping) continue;
+      r.stopping = true;
       this.o.logger.info(
         { task: ref.taskId, attempt: ref.attempt },
         'stopping attempt (cancelled or lease lost)',

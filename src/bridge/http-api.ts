@@ -9,8 +9,8 @@ export class HttpBridgeApi implements BridgeApi {
     readonly name: string,
   ) {}
 
-  claim(max: number, waitMs: number, signal?: AbortSignal): Promise<ClaimResponse> {
-    return this.post('/api/v1/bridge/claim', { max, waitMs }, signal) as Promise<ClaimResponse>;
+  claim(max: number, waitMs: number, stopping: AttemptRef[], signal?: AbortSignal): Promise<ClaimResponse> {
+    return this.post('/api/v1/bridge/claim', { max, waitMs, stopping }, signal) as Promise<ClaimResponse>;
   }
 
   report(body: ReportBody): Promise<{ cancel: AttemptRef[] }> {

@@ -9,8 +9,13 @@ export class LocalBridgeApi implements BridgeApi {
     private readonly region: string,
   ) {}
 
-  async claim(max: number, waitMs: number, signal?: AbortSignal): Promise<ClaimResponse> {
-    const r = await this.service.claim(this.name, this.region, max, waitMs, signal);
+  async claim(
+    max: number,
+    waitMs: number,
+    stopping: AttemptRef[],
+    signal?: AbortSignal,
+  ): Promise<ClaimResponse> {
+    const r = await this.service.claim(this.name, this.region, max, waitMs, stopping, signal);
     return { ...r, leaseMs: this.service.settings.leaseMs };
   }
 

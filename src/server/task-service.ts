@@ -164,8 +164,10 @@ export class TaskService {
     region: string,
     max: number,
     waitMs: number,
+    stopping: readonly { taskId: string; attempt: number }[] = [],
     signal?: AbortSignal,
   ): Promise<{ tasks: Assignment[]; cancel: { taskId: string; attempt: number }[] }> {
+    const known = new Set(stopping.map((s) => `${s.taskId}#${s.attempt}`));
     const deadline = this.now() + Math.min(waitMs, this.settings.claimWaitMaxMs);
     for (;;) {
       const tasks =
@@ -180,7 +182,9 @@ export class TaskService {
               criticalReserve: this.settings.criticalReserve,
             })
           : [];
-      const cancel = await this.store.cancelsFor(bridge);
+      const cancel = (await this.store.cancelsFor(bridge)).filter(
+        (c) => !known.has(`${c.taskId}#${c.attempt}`),
+      );
       const left = deadline - this.now();
       if (tasks.length > 0 || cancel.length > 0 || left <= 0 || signal?.aborted) {
         for (const t of tasks) {

@@ -90,11 +90,13 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
       const p = request.principal as Extract<Principal, { kind: 'bridge' }>;
       const abort = new AbortController();
       request.raw.on('close', () => abort.abort());
+      const b = request.body;
       const result = await service.claim(
         p.bridge,
         p.region,
-        request.body.max,
-        request.body.waitMs ?? 0,
+        b.max,
+        b.waitMs ?? 0,
+        b.stopping ?? [],
         abort.signal,
       );
       return { ...result, leaseMs: settings.leaseMs };

@@ -7,6 +7,12 @@ export const ClaimBody = Type.Object(
   {
     max: Type.Integer({ minimum: 0, maximum: 10_000 }),
     waitMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 60_000 })),
+    stopping: Type.Optional(
+      Type.Array(Type.Object(Ref, { additionalProperties: false }), {
+        maxItems: 100_000,
+        description: 'attempts the bridge is already stopping: their cancellation does not end the wait',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
