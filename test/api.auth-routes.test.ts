@@ -34,12 +34,20 @@ describe('bearer tokens', () => {
     expectErrorBody(await t.api('GET', '/tasks', undefined, 'rdc_not_a_real_token'), 401, 'INVALID_TOKEN');
   });
 
-  it.each(['Basic dXNlcjpwYXNz', 'Bearer', 'Bearer ', 'Bearer a b', 'rdc_test_admin_token', 'Token rdc_test_admin_token'])(
-    'a malformed Authorization header %j is 401 UNAUTHENTICATED',
-    async (authorization) => {
-      expectErrorBody(await rawRequest(t.url, 'GET', '/api/v1/tasks', { authorization }), 401, 'UNAUTHENTICATED');
-    },
-  );
+  it.each([
+    'Basic dXNlcjpwYXNz',
+    'Bearer',
+    'Bearer ',
+    'Bearer a b',
+    'rdc_test_admin_token',
+    'Token rdc_test_admin_token',
+  ])('a malformed Authorization header %j is 401 UNAUTHENTICATED', async (authorization) => {
+    expectErrorBody(
+      await rawRequest(t.url, 'GET', '/api/v1/tasks', { authorization }),
+      401,
+      'UNAUTHENTICATED',
+    );
+  });
 
   it('auth is checked before the body: no token and a bad body is still 401', async () => {
     expectErrorBody(
@@ -50,7 +58,9 @@ describe('bearer tokens', () => {
   });
 
   it('the scheme name is case-insensitive', async () => {
-    const res = await rawRequest(t.url, 'GET', '/api/v1/tasks', { authorization: 'bearer rdc_test_admin_token' });
+    const res = await rawRequest(t.url, 'GET', '/api/v1/tasks', {
+      authorization: 'bearer rdc_test_admin_token',
+    });
     expect(res.status).toBe(200);
   });
 
@@ -68,7 +78,11 @@ describe('bearer tokens', () => {
     expect(claim.status).toBe(200);
     expect(claim.body).toMatchObject({ tasks: [], cancel: [] });
     expectErrorBody(await t.api('GET', '/tasks', undefined, token), 403, 'FORBIDDEN');
-    expectErrorBody(await t.api('POST', '/tasks', { machine: 'local', command: 'id' }, token), 403, 'FORBIDDEN');
+    expectErrorBody(
+      await t.api('POST', '/tasks', { machine: 'local', command: 'id' }, token),
+      403,
+      'FORBIDDEN',
+    );
   });
 });
 
@@ -86,7 +100,11 @@ describe('routes', () => {
   });
 
   it('an unknown route is 404 without a token too (no auth leak either way)', async () => {
-    expectErrorBody(await rawRequest(t.url, 'GET', '/api/v1/nope', { authorization: null }), 404, 'ROUTE_NOT_FOUND');
+    expectErrorBody(
+      await rawRequest(t.url, 'GET', '/api/v1/nope', { authorization: null }),
+      404,
+      'ROUTE_NOT_FOUND',
+    );
   });
 
   it('GET /health works without a token', async () => {
@@ -97,7 +115,11 @@ describe('routes', () => {
   });
 
   it('GET /openapi.json needs a token', async () => {
-    expectErrorBody(await rawRequest(t.url, 'GET', '/api/v1/openapi.json', { authorization: null }), 401, 'UNAUTHENTICATED');
+    expectErrorBody(
+      await rawRequest(t.url, 'GET', '/api/v1/openapi.json', { authorization: null }),
+      401,
+      'UNAUTHENTICATED',
+    );
   });
 
   it('GET /openapi.json lists the task routes', async () => {
@@ -120,7 +142,9 @@ describe('routes', () => {
     let checked = 0;
     for (const [path, methods] of Object.entries(paths)) {
       for (const method of Object.keys(methods)) {
-        const concrete = path.replace('{id}', '0b7c6f5e-1d2a-4c3b-9e8f-7a6b5c4d3e2f').replace('{name}', 'local');
+        const concrete = path
+          .replace('{id}', '0b7c6f5e-1d2a-4c3b-9e8f-7a6b5c4d3e2f')
+          .replace('{name}', 'local');
         const res = await rawRequest(t.url, method.toUpperCase(), concrete, {
           authorization: null,
           ...(method === 'get' ? {} : { body: '{}' }),

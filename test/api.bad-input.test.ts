@@ -24,12 +24,15 @@ async function snapshot() {
 }
 
 describe('POST /tasks: single task', () => {
-  it.each([0, 6, -1, 1.5, 'urgent', '0', '6', '', true, null, [], {}])('rejects priority %j', async (priority) => {
-    const before = await snapshot();
-    const res = await t.api('POST', '/tasks', { ...ok, priority });
-    expectErrorBody(res, 400, 'VALIDATION_FAILED', 'priority');
-    expect(await snapshot()).toEqual(before);
-  });
+  it.each([0, 6, -1, 1.5, 'urgent', '0', '6', '', true, null, [], {}])(
+    'rejects priority %j',
+    async (priority) => {
+      const before = await snapshot();
+      const res = await t.api('POST', '/tasks', { ...ok, priority });
+      expectErrorBody(res, 400, 'VALIDATION_FAILED', 'priority');
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
   it('accepts priority as number, digit text or label', async () => {
     for (const [priority, expected] of [
@@ -47,7 +50,12 @@ describe('POST /tasks: single task', () => {
 
   it('rejects an unknown machine with 404 MACHINE_NOT_FOUND naming the field', async () => {
     const before = await snapshot();
-    expectErrorBody(await t.api('POST', '/tasks', { ...ok, machine: 'nope' }), 404, 'MACHINE_NOT_FOUND', 'machine');
+    expectErrorBody(
+      await t.api('POST', '/tasks', { ...ok, machine: 'nope' }),
+      404,
+      'MACHINE_NOT_FOUND',
+      'machine',
+    );
     expectErrorBody(
       await t.api('POST', '/tasks', { machines: ['local', 'nope'], command: 'x' }),
       404,
@@ -90,7 +98,12 @@ describe('POST /tasks: single task', () => {
   });
 
   it('rejects unknown fields, naming them', async () => {
-    const err = expectErrorBody(await t.api('POST', '/tasks', { ...ok, colour: 'red' }), 400, 'VALIDATION_FAILED', 'colour');
+    const err = expectErrorBody(
+      await t.api('POST', '/tasks', { ...ok, colour: 'red' }),
+      400,
+      'VALIDATION_FAILED',
+      'colour',
+    );
     expect(err.message).toContain("unknown field 'colour'");
     expectErrorBody(
       await t.api('POST', '/tasks', { tasks: [{ ...ok }, { ...ok, prio: 1 }] }),
@@ -108,7 +121,10 @@ describe('POST /tasks: single task', () => {
 
   it('rejects an empty JSON body, plain text and unknown content types', async () => {
     expectErrorBody(await rawRequest(t.url, 'POST', '/api/v1/tasks', { body: '' }), 400, 'INVALID_JSON');
-    const text = await rawRequest(t.url, 'POST', '/api/v1/tasks', { body: 'machine=local', contentType: 'text/plain' });
+    const text = await rawRequest(t.url, 'POST', '/api/v1/tasks', {
+      body: 'machine=local',
+      contentType: 'text/plain',
+    });
     expectErrorBody(text, 400, 'VALIDATION_FAILED');
     expectErrorBody(
       await rawRequest(t.url, 'POST', '/api/v1/tasks', { body: '<task/>', contentType: 'application/xml' }),

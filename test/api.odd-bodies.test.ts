@@ -29,7 +29,10 @@ const ODD_BODIES: [string, string][] = [
   ['string', '"echo hi"'],
   ['empty object', '{}'],
   ['huge command', JSON.stringify({ machine: 'local', command: 'x'.repeat(1024 * 1024) })],
-  ['huge unknown field', JSON.stringify({ machine: 'local', command: 'x', junk: 'y'.repeat(3 * 1024 * 1024) })],
+  [
+    'huge unknown field',
+    JSON.stringify({ machine: 'local', command: 'x', junk: 'y'.repeat(3 * 1024 * 1024) }),
+  ],
   ['huge machine name', JSON.stringify({ machine: 'm'.repeat(100_000), command: 'x' })],
   ['huge key', JSON.stringify({ ['k'.repeat(100_000)]: 1 })],
   ['deeply nested object', deep(50_000)],
@@ -50,7 +53,10 @@ const ODD_BODIES: [string, string][] = [
   ['machines of null', '{"machines":[null],"command":"x"}'],
   ['machines nested', '{"machines":[["local"]],"command":"x"}'],
   ['retryCount huge', '{"machine":"local","command":"x","retryCount":1e300}'],
-  ['too many tasks', JSON.stringify({ tasks: Array.from({ length: 10_001 }, () => ({ machine: 'local', command: 'x' })) })],
+  [
+    'too many tasks',
+    JSON.stringify({ tasks: Array.from({ length: 10_001 }, () => ({ machine: 'local', command: 'x' })) }),
+  ],
 ];
 
 describe('odd bodies never yield a 5xx', () => {
@@ -78,12 +84,16 @@ describe('odd bodies never yield a 5xx', () => {
     });
     // Some bodies ({} for instance) are valid reports; none may fail the server.
     expect(res.status, res.text.slice(0, 300)).toBeLessThan(500);
-    if (res.status >= 400) expectErrorBody(res, res.status, (res.body as { error: { code: string } }).error.code);
+    if (res.status >= 400)
+      expectErrorBody(res, res.status, (res.body as { error: { code: string } }).error.code);
   });
 
   it('odd content types are refused without a 5xx', async () => {
     for (const contentType of ['multipart/form-data; boundary=x', 'application/octet-stream', 'text/html']) {
-      const res = await rawRequest(t.url, 'POST', '/api/v1/tasks', { body: '{"machine":"local","command":"x"}', contentType });
+      const res = await rawRequest(t.url, 'POST', '/api/v1/tasks', {
+        body: '{"machine":"local","command":"x"}',
+        contentType,
+      });
       expect(res.status).toBeGreaterThanOrEqual(400);
       expect(res.status).toBeLessThan(500);
     }
@@ -143,7 +153,11 @@ describe('bridge protocol input', () => {
     // Either the report is refused, or what it stored can still be read.
     expect(rep.status).toBeLessThan(500);
     const statuses: Record<string, number> = {};
-    for (const path of [`/tasks/${id}`, '/tasks', `/tasks/${id}/logs`]) statuses[path] = (await t.api('GET', path)).status;
-    expect(Object.values(statuses).every((s) => s < 500), JSON.stringify(statuses)).toBe(true);
+    for (const path of [`/tasks/${id}`, '/tasks', `/tasks/${id}/logs`])
+      statuses[path] = (await t.api('GET', path)).status;
+    expect(
+      Object.values(statuses).every((s) => s < 500),
+      JSON.stringify(statuses),
+    ).toBe(true);
   });
 });

@@ -17,7 +17,8 @@ afterAll(async () => {
 });
 
 /** A command that holds its slot until `gate` exists (at most a minute). */
-const gated = (gate: string) => `i=0; while [ ! -f '${gate}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
+const gated = (gate: string) =>
+  `i=0; while [ ! -f '${gate}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done`;
 
 async function serialMachine(name: string): Promise<void> {
   const res = await t.api('POST', '/machines', { name, concurrency: 1 });
@@ -25,7 +26,8 @@ async function serialMachine(name: string): Promise<void> {
   expect(res.body).toMatchObject({ name, concurrency: 1, transport: 'local', region: 'default' });
 }
 
-const lines = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
+const lines = (file: string) =>
+  existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 
 describe('priority order on a machine with concurrency 1', () => {
   it('runs waiting tasks by priority, first in first out within one', async () => {
@@ -44,7 +46,9 @@ describe('priority order on a machine with concurrency 1', () => {
       ['p2', 2],
       ['p3c', 'normal'],
     ] as const) {
-      queued.push(await createTask(t, { machine: 'serial-a', priority, command: `echo ${label} >> '${file}'` }));
+      queued.push(
+        await createTask(t, { machine: 'serial-a', priority, command: `echo ${label} >> '${file}'` }),
+      );
     }
     // All wait behind the blocker.
     for (const id of queued) expect((await t.api('GET', `/tasks/${id}`)).body.status).toBe('pending');
@@ -65,7 +69,11 @@ describe('priority order on a machine with concurrency 1', () => {
     await waitForStatus(t, blocker, 'running');
 
     const high = await createTask(t, { machine: 'serial-b', priority: 2, command: `echo high >> '${file}'` });
-    const critical = await createTask(t, { machine: 'serial-b', priority: 'critical', command: `echo critical >> '${file}'` });
+    const critical = await createTask(t, {
+      machine: 'serial-b',
+      priority: 'critical',
+      command: `echo critical >> '${file}'`,
+    });
     const done = await waitForEnd(t, critical);
     expect(done.status).toBe('completed');
     // The critical task ran beside the blocker; the priority-2 task still waits for the slot.

@@ -36,7 +36,13 @@ describe('retries and alerts through the API', () => {
       failureAction: 'alert',
       retryAt: null,
     });
-    const history = task.attemptHistory as { attempt: number; status: string; startedAt: string; finishedAt: string; exitCode: number }[];
+    const history = task.attemptHistory as {
+      attempt: number;
+      status: string;
+      startedAt: string;
+      finishedAt: string;
+      exitCode: number;
+    }[];
     expect(history.map((a) => [a.attempt, a.status, a.exitCode])).toEqual([
       [1, 'failed', 3],
       [2, 'failed', 3],

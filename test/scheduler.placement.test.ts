@@ -66,7 +66,10 @@ describe('pickLeastLoaded', () => {
 
   it('prefers the fewest running tasks over CPU and memory', () => {
     const picked = pickLeastLoaded(
-      [m('busy', { running: 2, cpuPercent: 1, memoryUsedRatio: 0.01 }), m('idle', { running: 1, cpuPercent: 95 })],
+      [
+        m('busy', { running: 2, cpuPercent: 1, memoryUsedRatio: 0.01 }),
+        m('idle', { running: 1, cpuPercent: 95 }),
+      ],
       {},
     );
     expect(picked?.name).toBe('idle');
@@ -74,7 +77,10 @@ describe('pickLeastLoaded', () => {
 
   it('then the lowest CPU use', () => {
     const picked = pickLeastLoaded(
-      [m('hot', { running: 1, cpuPercent: 80, memoryUsedRatio: 0.1 }), m('cool', { running: 1, cpuPercent: 20, memoryUsedRatio: 0.9 })],
+      [
+        m('hot', { running: 1, cpuPercent: 80, memoryUsedRatio: 0.1 }),
+        m('cool', { running: 1, cpuPercent: 20, memoryUsedRatio: 0.9 }),
+      ],
       {},
     );
     expect(picked?.name).toBe('cool');
@@ -82,7 +88,10 @@ describe('pickLeastLoaded', () => {
 
   it('then the lowest memory use', () => {
     const picked = pickLeastLoaded(
-      [m('full-mem', { cpuPercent: 10, memoryUsedRatio: 0.8 }), m('free-mem', { cpuPercent: 10, memoryUsedRatio: 0.3 })],
+      [
+        m('full-mem', { cpuPercent: 10, memoryUsedRatio: 0.8 }),
+        m('free-mem', { cpuPercent: 10, memoryUsedRatio: 0.3 }),
+      ],
       {},
     );
     expect(picked?.name).toBe('free-mem');
@@ -96,11 +105,12 @@ describe('pickLeastLoaded', () => {
   });
 
   it('counts unknown load as idle', () => {
-    expect(pickLeastLoaded([m('known', { cpuPercent: 5 }), m('unknown', { cpuPercent: null })], {})?.name).toBe(
-      'unknown',
-    );
     expect(
-      pickLeastLoaded([m('known', { memoryUsedRatio: 0.2 }), m('unknown', { memoryUsedRatio: null })], {})?.name,
+      pickLeastLoaded([m('known', { cpuPercent: 5 }), m('unknown', { cpuPercent: null })], {})?.name,
+    ).toBe('unknown');
+    expect(
+      pickLeastLoaded([m('known', { memoryUsedRatio: 0.2 }), m('unknown', { memoryUsedRatio: null })], {})
+        ?.name,
     ).toBe('unknown');
   });
 

@@ -24,7 +24,12 @@ const exit = (exitCode: number | null, signal: string | null = null): AttemptEnd
 
 describe('outcomeOfAttempt', () => {
   it('a task being cancelled ends cancelled whatever the command did', () => {
-    for (const end of [exit(0), exit(1), exit(null, 'SIGTERM'), { exitCode: null, signal: null, reason: 'LOST' as const }]) {
+    for (const end of [
+      exit(0),
+      exit(1),
+      exit(null, 'SIGTERM'),
+      { exitCode: null, signal: null, reason: 'LOST' as const },
+    ]) {
       expect(outcomeOfAttempt('cancelling', policy(), end, NOW)).toEqual({
         status: 'cancelled',
         attemptStatus: 'cancelled',
@@ -78,9 +83,9 @@ describe('outcomeOfAttempt', () => {
       retryAt: null,
       alert: true,
     });
-    expect(outcomeOfAttempt('running', policy({ attempt: 3, failureAction: 'none' }), exit(3), NOW).alert).toBe(
-      false,
-    );
+    expect(
+      outcomeOfAttempt('running', policy({ attempt: 3, failureAction: 'none' }), exit(3), NOW).alert,
+    ).toBe(false);
   });
 
   it('with no retries the first failure is final', () => {

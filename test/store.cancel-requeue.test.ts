@@ -13,7 +13,9 @@ afterEach(async () => {
 async function start(now: number, taskId: string): Promise<void> {
   const claimed = await t.claim(now);
   expect(claimed).toContain(taskId);
-  await t.report(now, { started: [{ taskId, attempt: (await t.store.getTask(taskId))?.attempts ?? 0, at: now }] });
+  await t.report(now, {
+    started: [{ taskId, attempt: (await t.store.getTask(taskId))?.attempts ?? 0, at: now }],
+  });
 }
 
 describe('cancelTask', () => {
@@ -45,8 +47,15 @@ describe('cancelTask', () => {
 
     // Killed by the bridge: would be retryable, but a cancelled task never retries or alerts.
     const end = await t.report(T0 + 12, { results: [result(id, 1, T0 + 12, null, 'SIGTERM')] });
-    expect(end.changes).toEqual({ tasks: [{ taskId: id, status: 'cancelled', region: 'default' }], alerts: 0 });
-    expect(await t.store.getTask(id)).toMatchObject({ status: 'cancelled', reason: 'CANCELLED', finishedAt: T0 + 12 });
+    expect(end.changes).toEqual({
+      tasks: [{ taskId: id, status: 'cancelled', region: 'default' }],
+      alerts: 0,
+    });
+    expect(await t.store.getTask(id)).toMatchObject({
+      status: 'cancelled',
+      reason: 'CANCELLED',
+      finishedAt: T0 + 12,
+    });
     expect((await t.store.getAttempts(id))[0]).toMatchObject({ status: 'cancelled', signal: 'SIGTERM' });
     expect(await t.store.cancelsFor('b1')).toEqual([]);
     expect((await t.store.getMachine('m1'))?.running).toBe(0);
@@ -87,7 +96,10 @@ describe('cancelTask', () => {
     });
     const id = await t.add('m1');
     await t.store.cancelTask(id, T0);
-    await expect(t.store.cancelTask(id, T0 + 1)).rejects.toMatchObject({ code: 'TASK_FINISHED', statusCode: 409 });
+    await expect(t.store.cancelTask(id, T0 + 1)).rejects.toMatchObject({
+      code: 'TASK_FINISHED',
+      statusCode: 409,
+    });
   });
 });
 
@@ -128,7 +140,10 @@ describe('requeueTask', () => {
 
   it('refuses tasks that have not ended, and unknown ones', async () => {
     const id = await t.add('m1');
-    await expect(t.store.requeueTask(id, T0)).rejects.toMatchObject({ code: 'TASK_NOT_FINISHED', statusCode: 409 });
+    await expect(t.store.requeueTask(id, T0)).rejects.toMatchObject({
+      code: 'TASK_NOT_FINISHED',
+      statusCode: 409,
+    });
     await start(T0, id);
     await expect(t.store.requeueTask(id, T0)).rejects.toMatchObject({ code: 'TASK_NOT_FINISHED' });
     await expect(t.store.requeueTask('00000000-0000-0000-0000-000000000000', T0)).rejects.toMatchObject({
@@ -141,7 +156,10 @@ describe('requeueTask', () => {
     const id = await t.add('gone');
     await t.store.cancelTask(id, T0);
     await t.store.deleteMachine('gone');
-    await expect(t.store.requeueTask(id, T0 + 1)).rejects.toMatchObject({ code: 'MACHINE_GONE', statusCode: 409 });
+    await expect(t.store.requeueTask(id, T0 + 1)).rejects.toMatchObject({
+      code: 'MACHINE_GONE',
+      statusCode: 409,
+    });
   });
 
   it('refuses a task whose machine was deleted even after a new machine was created', async () => {
@@ -170,7 +188,10 @@ describe('requeueTask', () => {
 describe('deleteMachine', () => {
   it('is refused with MACHINE_BUSY while a task is pending, running or retrying', async () => {
     const id = await t.add('m1', { retryCount: 1, retryDelaySeconds: 60 });
-    await expect(t.store.deleteMachine('m1')).rejects.toMatchObject({ code: 'MACHINE_BUSY', statusCode: 409 });
+    await expect(t.store.deleteMachine('m1')).rejects.toMatchObject({
+      code: 'MACHINE_BUSY',
+      statusCode: 409,
+    });
     await start(T0, id);
     await expect(t.store.deleteMachine('m1')).rejects.toMatchObject({ code: 'MACHINE_BUSY' });
     await t.report(T0 + 1, { results: [result(id, 1, T0 + 1, 1)] });
@@ -186,6 +207,9 @@ describe('deleteMachine', () => {
   });
 
   it('refuses an unknown machine', async () => {
-    await expect(t.store.deleteMachine('nope')).rejects.toMatchObject({ code: 'MACHINE_NOT_FOUND', statusCode: 404 });
+    await expect(t.store.deleteMachine('nope')).rejects.toMatchObject({
+      code: 'MACHINE_NOT_FOUND',
+      statusCode: 404,
+    });
   });
 });

@@ -50,7 +50,9 @@ describe('insertTasks', () => {
     await t.machine('m1');
     const first = newTask('m1');
     await t.store.insertTasks([first], T0);
-    await expect(t.store.insertTasks([newTask('m1'), { ...newTask('m1'), taskId: first.taskId }], T0)).rejects.toThrow();
+    await expect(
+      t.store.insertTasks([newTask('m1'), { ...newTask('m1'), taskId: first.taskId }], T0),
+    ).rejects.toThrow();
     expect(await t.store.listTasks({ limit: 100 })).toHaveLength(1);
     expect((await t.store.getMachine('m1'))?.pending).toBe(1);
   });
@@ -83,7 +85,11 @@ describe('claim', () => {
       order.push(claimed[0] as string);
       // Nothing more while the slot is taken.
       expect(await t.claim(T0 + i)).toEqual([]);
-      await t.report(T0 + i, { results: [{ taskId: claimed[0] as string, attempt: 1, at: T0 + i, exitCode: 0, signal: null, reason: null }] });
+      await t.report(T0 + i, {
+        results: [
+          { taskId: claimed[0] as string, attempt: 1, at: T0 + i, exitCode: 0, signal: null, reason: null },
+        ],
+      });
     }
     expect(order).toEqual([ids[1], ids[3], ids[0], ids[2]]);
   });
@@ -192,7 +198,9 @@ describe('claim', () => {
       env: { A: '1' },
       machine: { name: 'm1', transport: 'local' },
     });
-    expect(await t.store.getAttempts(id)).toMatchObject([{ attempt: 1, status: 'running', bridge: 'b1', assignedAt: T0 + 5 }]);
+    expect(await t.store.getAttempts(id)).toMatchObject([
+      { attempt: 1, status: 'running', bridge: 'b1', assignedAt: T0 + 5 },
+    ]);
     expect((await t.store.getBridge('b1'))?.running).toBe(1);
     expect((await t.store.getBridge('b1'))?.lastSeenAt).toBe(T0 + 5);
   });

@@ -7,7 +7,13 @@ const sorted = <T extends { teamId: number; priority: number; status: string }>(
 
 describe('COUNTED_STATUSES', () => {
   it('holds exactly the active statuses', () => {
-    expect([...COUNTED_STATUSES].sort()).toEqual(['assigned', 'cancelling', 'pending', 'retrying', 'running']);
+    expect([...COUNTED_STATUSES].sort()).toEqual([
+      'assigned',
+      'cancelling',
+      'pending',
+      'retrying',
+      'running',
+    ]);
   });
 });
 
@@ -57,7 +63,18 @@ describe('CounterDelta', () => {
 
   it('a full life cycle nets to nothing', () => {
     const d = new CounterDelta();
-    const path: (TaskStatus | null)[] = [null, 'pending', 'assigned', 'running', 'retrying', 'pending', 'assigned', 'running', 'cancelling', 'cancelled'];
+    const path: (TaskStatus | null)[] = [
+      null,
+      'pending',
+      'assigned',
+      'running',
+      'retrying',
+      'pending',
+      'assigned',
+      'running',
+      'cancelling',
+      'cancelled',
+    ];
     for (let i = 1; i < path.length; i += 1) d.move(7, 5, path[i - 1] ?? null, path[i] ?? null);
     expect([...d.entries()]).toEqual([]);
   });

@@ -12,7 +12,13 @@ afterEach(async () => {
   await t.close();
 });
 
-const out = (taskId: string, attempt: number, chunk: number, data: string, stream: OutputStream = 'stdout') => ({
+const out = (
+  taskId: string,
+  attempt: number,
+  chunk: number,
+  data: string,
+  stream: OutputStream = 'stdout',
+) => ({
   taskId,
   attempt,
   chunk,
@@ -78,7 +84,10 @@ describe('output storage', () => {
   it('truncates at the output cap, marks it once and discards the rest', async () => {
     const id = await running();
     const cap = 10;
-    const r = await t.report(T0 + 1, { outputCapBytes: cap, output: [out(id, 1, 0, '12345678'), out(id, 1, 1, 'abcdef')] });
+    const r = await t.report(T0 + 1, {
+      outputCapBytes: cap,
+      output: [out(id, 1, 0, '12345678'), out(id, 1, 1, 'abcdef')],
+    });
     expect(r.stored.map((s) => [s.chunk.stream, s.chunk.data.includes('output cap reached')])).toEqual([
       ['stdout', false],
       ['stdout', false],
@@ -86,7 +95,12 @@ describe('output storage', () => {
     ]);
     await t.report(T0 + 2, { outputCapBytes: cap, output: [out(id, 1, 2, 'more')] });
     const chunks = await t.store.listOutput(id, 0, 100);
-    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.data).join('')).toBe('12345678ab');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.data)
+        .join(''),
+    ).toBe('12345678ab');
     expect(chunks.filter((c) => c.stream === 'system')).toHaveLength(1);
     expect(await t.store.getTask(id)).toMatchObject({ outputBytes: 10, outputCapped: true });
   });

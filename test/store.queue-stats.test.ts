@@ -16,16 +16,33 @@ type Counts = Pick<QueueStats, 'pending' | 'retrying' | 'assigned' | 'running' |
 
 async function counts(now = T0): Promise<Counts> {
   const s = await t.store.queueStats(now);
-  return { pending: s.pending, retrying: s.retrying, assigned: s.assigned, running: s.running, cancelling: s.cancelling };
+  return {
+    pending: s.pending,
+    retrying: s.retrying,
+    assigned: s.assigned,
+    running: s.running,
+    cancelling: s.cancelling,
+  };
 }
 
 /** The same numbers computed by scanning the task table, to check the maintained counters against. */
 async function scanned(): Promise<Counts> {
   const tasks = await t.store.listTasks({ limit: 1000 });
-  const c: Counts = { pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 }, retrying: 0, assigned: 0, running: 0, cancelling: 0 };
+  const c: Counts = {
+    pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
+    retrying: 0,
+    assigned: 0,
+    running: 0,
+    cancelling: 0,
+  };
   for (const task of tasks) {
     if (task.status === 'pending') c.pending[task.priority as Priority] += 1;
-    else if (task.status === 'retrying' || task.status === 'assigned' || task.status === 'running' || task.status === 'cancelling')
+    else if (
+      task.status === 'retrying' ||
+      task.status === 'assigned' ||
+      task.status === 'running' ||
+      task.status === 'cancelling'
+    )
       c[task.status] += 1;
   }
   return c;
@@ -89,7 +106,8 @@ describe('queueStats', () => {
     await check({ retrying: 0, pending: { ...zero, 3: 1, 5: 1 } });
 
     await t.store.cancelTask(waiting2, T0 + 6);
-    const assignedOnM2 = (await t.store.listTasks({ machine: 'm2', status: 'assigned', limit: 5 }))[0]?.taskId;
+    const assignedOnM2 = (await t.store.listTasks({ machine: 'm2', status: 'assigned', limit: 5 }))[0]
+      ?.taskId;
     expect(assignedOnM2).toBe(waiting);
     await t.store.expireLeases(T0 + 1 + 30_000);
     await check({ pending: { ...zero, 3: 1 }, assigned: 0, running: 0, retrying: 0, cancelling: 0 });

@@ -131,8 +131,14 @@ describe('expireLeases', () => {
     const now = T0 + LEASE_MS;
     const changes = await t.store.expireLeases(now, () => 0);
     expect(changes.tasks).toEqual([{ taskId: id, status: 'retrying', region: 'default' }]);
-    expect(await t.store.getTask(id)).toMatchObject({ status: 'retrying', reason: 'LOST', retryAt: now + 2000 });
-    expect(await t.store.getAttempts(id)).toMatchObject([{ attempt: 1, status: 'lost', reason: 'LOST', finishedAt: now }]);
+    expect(await t.store.getTask(id)).toMatchObject({
+      status: 'retrying',
+      reason: 'LOST',
+      retryAt: now + 2000,
+    });
+    expect(await t.store.getAttempts(id)).toMatchObject([
+      { attempt: 1, status: 'lost', reason: 'LOST', finishedAt: now },
+    ]);
     expect((await t.store.getMachine('m1'))?.running).toBe(0);
     expect((await t.store.getBridge('b1'))?.running).toBe(0);
 
@@ -141,7 +147,12 @@ describe('expireLeases', () => {
     await claimAndStart(now + 2000);
     const later = now + 2000 + LEASE_MS;
     await t.store.expireLeases(later);
-    expect(await t.store.getTask(id)).toMatchObject({ status: 'failed', reason: 'LOST', attempts: 2, finishedAt: later });
+    expect(await t.store.getTask(id)).toMatchObject({
+      status: 'failed',
+      reason: 'LOST',
+      attempts: 2,
+      finishedAt: later,
+    });
   });
 
   it('expires an assigned attempt that never started', async () => {

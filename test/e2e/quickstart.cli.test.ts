@@ -38,11 +38,29 @@ describe('quick start through the CLI', () => {
   });
 
   it('runs the walkthrough example with --wait and exits with the task’s exit code', async () => {
-    const r = await cli('create', 'task', '--machine', 'local', '--priority', '1', '--command', 'uptime', '--wait');
+    const r = await cli(
+      'create',
+      'task',
+      '--machine',
+      'local',
+      '--priority',
+      '1',
+      '--command',
+      'uptime',
+      '--wait',
+    );
     expect(r.stderr).toContain('completed');
     expect(r.stdout).toMatch(/load average/);
     expect(r.code).toBe(0);
-    const failing = await cli('create', 'task', '--machine', 'local', '--command', 'echo out; echo err >&2; exit 7', '--wait');
+    const failing = await cli(
+      'create',
+      'task',
+      '--machine',
+      'local',
+      '--command',
+      'echo out; echo err >&2; exit 7',
+      '--wait',
+    );
     expect(failing.code).toBe(7);
     expect(failing.stdout).toBe('out\n');
     expect(failing.stderr).toContain('err\n');
@@ -57,11 +75,27 @@ describe('quick start through the CLI', () => {
       const t = JSON.parse((await cli('get', 'task', id as string, '-o', 'json')).stdout);
       return t.status === 'completed' ? t : undefined;
     });
-    expect(done).toMatchObject({ taskId: id, priority: 1, priorityLabel: 'critical', machine: 'local', exitCode: 0 });
+    expect(done).toMatchObject({
+      taskId: id,
+      priority: 1,
+      priorityLabel: 'critical',
+      machine: 'local',
+      exitCode: 0,
+    });
     const logs = await cli('logs', id as string, '-o', 'json');
-    const lines = logs.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = logs.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
-      expect.objectContaining({ stream: 'stdout', line: 'ok', task: id, machine: 'local', team: 'default', attempt: 1 }),
+      expect.objectContaining({
+        stream: 'stdout',
+        line: 'ok',
+        task: id,
+        machine: 'local',
+        team: 'default',
+        attempt: 1,
+      }),
     ]);
     const listed = JSON.parse((await cli('list', 'tasks', '-o', 'json')).stdout) as { taskId: string }[];
     expect(listed.map((t) => t.taskId)).toContain(id);
@@ -72,8 +106,21 @@ describe('quick start through the CLI', () => {
 
   it('fails after retryCount+1 attempts with exactly one alert', async () => {
     const r = await cli(
-      'create', 'task', '--machine', 'local', '--command', 'exit 3',
-      '--retry-count', '2', '--retry-delay', '1', '--failure-action', 'alert', '--wait', '-o', 'json',
+      'create',
+      'task',
+      '--machine',
+      'local',
+      '--command',
+      'exit 3',
+      '--retry-count',
+      '2',
+      '--retry-delay',
+      '1',
+      '--failure-action',
+      'alert',
+      '--wait',
+      '-o',
+      'json',
     );
     expect(r.code).toBe(3);
     const task = JSON.parse(r.stdout);
@@ -90,7 +137,14 @@ describe('quick start through the CLI', () => {
   it('cancel kills the whole process tree', async () => {
     const marker = `300.${process.pid}1`;
     const created = await cli(
-      'create', 'task', '--machine', 'local', '--command', `sh -c 'sleep ${marker} & sleep ${marker}; wait'`, '-o', 'json',
+      'create',
+      'task',
+      '--machine',
+      'local',
+      '--command',
+      `sh -c 'sleep ${marker} & sleep ${marker}; wait'`,
+      '-o',
+      'json',
     );
     const id = JSON.parse(created.stdout).taskId as string;
     await waitFor(async () => ((await processesWith(`sleep ${marker}`)).length >= 2 ? true : undefined));
@@ -108,7 +162,9 @@ describe('quick start through the CLI', () => {
     const stats = JSON.parse((await cli('queue', 'stats', '-o', 'json')).stdout);
     expect(stats.pending).toEqual({ 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 });
     const machines = JSON.parse((await cli('list', 'machines', '-o', 'json')).stdout);
-    expect(machines).toEqual([expect.objectContaining({ name: 'local', transport: 'local', concurrency: 4 })]);
+    expect(machines).toEqual([
+      expect.objectContaining({ name: 'local', transport: 'local', concurrency: 4 }),
+    ]);
     const text = await cli('queue', 'stats');
     expect(text.stdout).toContain('5 (low)');
   });

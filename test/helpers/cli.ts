@@ -38,7 +38,10 @@ export function rediacc(
 }
 
 /** A long-running CLI process (server or bridge) with its output in a log file. */
-export function daemon(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): {
+export function daemon(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): {
   child: ChildProcess;
   logFile: string;
 } {
@@ -72,7 +75,9 @@ export async function freePort(): Promise<number> {
     const srv = createServer();
     srv.listen(0, '127.0.0.1', () => {
       const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address !== null ? resolvePromise(address.port) : reject()));
+      srv.close(() =>
+        typeof address === 'object' && address !== null ? resolvePromise(address.port) : reject(),
+      );
     });
   });
 }

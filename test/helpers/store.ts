@@ -57,8 +57,7 @@ export async function openTestStore(): Promise<TestStore> {
       await store.insertTasks([t], now);
       return t.taskId;
     },
-    claim: async (now, opts = {}) =>
-      (await store.claim(claimRequest(now, opts))).map((a) => a.taskId),
+    claim: async (now, opts = {}) => (await store.claim(claimRequest(now, opts))).map((a) => a.taskId),
     report: (now, partial) =>
       store.report({
         bridge: BRIDGE,
@@ -110,6 +109,12 @@ export function claimRequest(now: number, opts: Partial<ClaimRequest> = {}): Cla
 }
 
 /** A result as a bridge reports it. */
-export function result(taskId: string, attempt: number, at: number, exitCode: number | null, signal: string | null = null) {
+export function result(
+  taskId: string,
+  attempt: number,
+  at: number,
+  exitCode: number | null,
+  signal: string | null = null,
+) {
   return { taskId, attempt, at, exitCode, signal, reason: null };
 }

@@ -123,17 +123,18 @@ export function registerDaemons(program: Command): void {
   program
     .command('bridge')
     .description('run a standalone bridge: claims tasks of its region over HTTP and runs them')
-    .option('--url <url>', `control plane URL (default REDIACC_URL or ${QUICK_START_URL})`)
-    .option(
-      '--token <token>',
-      'bridge token (prefer REDIACC_BRIDGE_TOKEN or --token-file: flags show in process lists)',
+    .addHelpText(
+      'after',
+      `\nThe global --url (default REDIACC_URL or ${QUICK_START_URL}) and --token name the control plane and the\nbridge token; prefer REDIACC_BRIDGE_TOKEN or --token-file, since flags show in process lists.`,
     )
     .option('--token-file <file>', 'read the bridge token from this file')
     .option('--region <region>', 'region it serves (must match its token; default: default)')
     .option('--max-running <n>', 'most commands at once (default 256)')
     .option('--state-dir <dir>', 'where it records running commands, to stop leftovers after a crash')
     .option('--log-level <level>', 'JSON log level (default info)')
-    .action(async (f: BridgeFlags) => {
+    .action(async (_own: BridgeFlags, cmd: Command) => {
+      // --url and --token are the program's global options.
+      const f = cmd.optsWithGlobals() as BridgeFlags;
       const token =
         f.token ??
         (f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim()) ??
