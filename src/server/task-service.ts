@@ -52,7 +52,7 @@ export class TaskService {
     createdBy: string | null,
     asBatch: boolean,
   ): Promise<CreateResult> {
-    const { tasks, regions } = await this.expand(inputs, createdBy);
+    const { tasks, regions } = await this.expand(inputs, createdBy, asBatch);
     const batchId = asBatch || tasks.length > 1 ? randomUUID() : null;
     for (const t of tasks) t.batchId = batchId;
     await this.store.insertTasks(tasks, this.now());
@@ -70,11 +70,12 @@ export class TaskService {
   private async expand(
     inputs: readonly TaskInput[],
     createdBy: string | null,
+    asBatch: boolean,
   ): Promise<{ tasks: NewTask[]; regions: Set<string> }> {
     const out: NewTask[] = [];
     const known = new Map<string, { team: string; region: string }>();
     for (const [index, input] of inputs.entries()) {
-      const at = (field: string) => (inputs.length > 1 ? `tasks[${index}].${field}` : field);
+      const at = (field: string) => (asBatch ? `tasks[${index}].${field}` : field);
       if (input.command === undefined || input.command.trim() === '') {
         throw invalid(`${at('command')} must be a non-empty command`, at('command'));
       }

@@ -1,7 +1,8 @@
 import { Type } from 'typebox';
 
 const Ref = { taskId: Type.String({ maxLength: 64 }), attempt: Type.Integer({ minimum: 1 }) };
-const Time = Type.Number({ minimum: 0 });
+/** ms since the epoch, within what a Date can hold. */
+const Time = Type.Number({ minimum: 0, maximum: 8_640_000_000_000_000 });
 
 export const ClaimBody = Type.Object(
   {

@@ -4,9 +4,7 @@ import { IsoTime, Name } from './common.js';
 const Labels = Type.Record(
   Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }),
   Type.String({ maxLength: 253 }),
-  {
-    maxProperties: 64,
-  },
+  { maxProperties: 64, additionalProperties: false },
 );
 const Concurrency = Type.Integer({ minimum: 1, maximum: 10_000, description: 'tasks at once; default 4' });
 

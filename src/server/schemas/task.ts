@@ -36,9 +36,8 @@ const taskFields = {
     Type.Record(
       Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }),
       Type.String({ maxLength: 65_536 }),
-      {
-        maxProperties: 100,
-      },
+      // Names that do not match the pattern are refused, not ignored.
+      { maxProperties: 100, additionalProperties: false },
     ),
   ),
 };

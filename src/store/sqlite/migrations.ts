@@ -10,7 +10,7 @@ export const SQLITE_MIGRATIONS: readonly { id: number; name: string; sql: string
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE users (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   email TEXT NOT NULL UNIQUE,
   is_admin INTEGER NOT NULL DEFAULT 0,
   password_hash TEXT,
@@ -18,11 +18,11 @@ CREATE TABLE users (
   created_at REAL NOT NULL
 );
 
-CREATE TABLE teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
-CREATE TABLE regions (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+CREATE TABLE teams (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
+CREATE TABLE regions (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL);
 
 CREATE TABLE bridges (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   region_id INTEGER NOT NULL REFERENCES regions(id),
   last_seen_at REAL,
@@ -31,7 +31,7 @@ CREATE TABLE bridges (
 );
 
 CREATE TABLE tokens (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   hash TEXT NOT NULL UNIQUE,
   kind TEXT NOT NULL CHECK (kind IN ('user', 'bridge')),
   name TEXT NOT NULL,
@@ -44,7 +44,7 @@ CREATE TABLE tokens (
 );
 
 CREATE TABLE machines (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   name TEXT NOT NULL UNIQUE,
   team_id INTEGER NOT NULL REFERENCES teams(id),
   region_id INTEGER NOT NULL REFERENCES regions(id),
@@ -62,7 +62,8 @@ CREATE TABLE machines (
 CREATE INDEX machines_region ON machines(region_id);
 
 CREATE TABLE tasks (
-  seq INTEGER PRIMARY KEY,
+  -- Never reused: it orders the queue (first in, first out).
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
   task_id TEXT NOT NULL UNIQUE,
   batch_id TEXT,
   team_id INTEGER NOT NULL REFERENCES teams(id),
@@ -86,6 +87,8 @@ CREATE TABLE tasks (
   signal TEXT,
   reason TEXT,
   created_at REAL NOT NULL,
+  -- When the task last entered the queue from outside (creation, manual retry); aging counts from here.
+  queued_at REAL NOT NULL,
   started_at REAL,
   finished_at REAL,
   retry_at REAL,

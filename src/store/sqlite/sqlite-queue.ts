@@ -86,8 +86,9 @@ export class SqliteQueue {
       const findMachine = this.st.get('SELECT id, team_id, region_id FROM machines WHERE name = ?');
       const insert = this.st.get(
         `INSERT INTO tasks (task_id, batch_id, team_id, region_id, machine_id, machine_name, status, priority, command,
-           env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at, queued_at,
+           created_by)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       const machines = new Map<string, { id: number; team_id: number; region_id: number }>();
       const ch = new Changes();
@@ -118,6 +119,7 @@ export class SqliteQueue {
           t.failureAction,
           t.timeoutSeconds,
           1 + t.retryCount,
+          now,
           now,
           t.createdBy,
         );
@@ -155,7 +157,7 @@ export class SqliteQueue {
         team: string;
       }[];
       const lane = this.st.get(
-        `SELECT seq, priority, created_at AS createdAt FROM tasks
+        `SELECT seq, priority, queued_at AS createdAt FROM tasks
          WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
       );
       const assign = this.st.get(
@@ -428,13 +430,13 @@ export class SqliteQueue {
       this.st
         .get(
           `UPDATE tasks SET status = 'pending', attempt_limit = attempts + 1 + retry_count, exit_code = NULL,
-           signal = NULL, reason = NULL, finished_at = NULL, retry_at = NULL, bridge_id = NULL WHERE seq = ?`,
+           signal = NULL, reason = NULL, finished_at = NULL, retry_at = NULL, bridge_id = NULL, queued_at = ?
+           WHERE seq = ?`,
         )
-        .run(row.seq);
+        .run(now, row.seq);
       const ch = new Changes();
       ch.move(row, 'pending');
       this.flush(ch);
-      void now;
     });
   }
 

@@ -445,7 +445,7 @@ export class SqliteStore implements Store {
         stats[c.status] += c.n;
     }
     const oldest = this.st.get(
-      `SELECT created_at FROM tasks WHERE status = 'pending' AND priority = ? ORDER BY seq LIMIT 1`,
+      `SELECT queued_at AS created_at FROM tasks WHERE status = 'pending' AND priority = ? ORDER BY seq LIMIT 1`,
     );
     let oldestAt: number | null = null;
     for (const p of [1, 2, 3, 4, 5]) {
