@@ -1,7 +1,7 @@
 // npm run bench -- dispatch [--only latency,p1,throughput,create,claim,drain,rss] [--quick]
 // Prints progress on stderr, then a table and one JSON line on stdout.
 import { readFileSync } from 'node:fs';
-import { availableParallelism, release, totalmem } from 'node:os';
+import { availableParallelism, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClaim } from './dispatch/create-claim.mjs';
 import { drain } from './dispatch/drain.mjs';
@@ -27,6 +27,7 @@ function machine() {
     memGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
+    loadAvg1mAtStart: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
@@ -60,8 +61,11 @@ export async function main(argv) {
   const opts = { quick: values.quick, only: new Set(wanted) };
   process.stderr.write(
     `dispatch benchmark${opts.quick ? ' (--quick: smaller counts)' : ''}: ${m.nproc} × ${m.cpu}, ` +
-      `${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}\n`,
+      `${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load ${m.loadAvg1mAtStart}\n`,
   );
+  if (m.loadAvg1mAtStart > 0.5) {
+    process.stderr.write('warning: the machine is busy (1-min load > 0.5); figures will be noisy\n');
+  }
   const results = {};
   const rows = [];
   const done = new Set();
@@ -88,5 +92,7 @@ export async function main(argv) {
     `\ndispatch benchmark — ${m.nproc} × ${m.cpu}, Node ${m.node}${opts.quick ? ' (--quick)' : ''}\n`,
   );
   process.stdout.write(`${table(rows)}\n`);
+  m.loadAvg1mAtEnd = Math.round(loadavg()[0] * 100) / 100;
+  process.stdout.write(`load average (1 min): ${m.loadAvg1mAtStart} at start, ${m.loadAvg1mAtEnd} at end\n`);
   process.stdout.write(`${JSON.stringify({ bench: 'dispatch', quick: opts.quick, machine: m, results })}\n`);
 }

@@ -136,7 +136,7 @@ describe('routes', () => {
     expect(res.body.components?.securitySchemes?.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
   });
 
-  it('every route but /health demands a token', async () => {
+  it('every route but /health and the login routes demands a token', async () => {
     const spec = await t.api('GET', '/openapi.json');
     const paths = spec.body.paths as Record<string, Record<string, unknown>>;
     let checked = 0;
@@ -150,6 +150,7 @@ describe('routes', () => {
           ...(method === 'get' ? {} : { body: '{}' }),
         });
         if (path === '/api/v1/health') expect(res.status).toBe(200);
+        else if (PUBLIC.has(path)) expect(res.status).toBe(400);
         else expectErrorBody(res, 401, 'UNAUTHENTICATED');
         checked += 1;
       }
@@ -157,6 +158,8 @@ describe('routes', () => {
     expect(checked).toBeGreaterThan(15);
   });
 });
+
+const PUBLIC = new Set(['/api/v1/auth/login', '/api/v1/auth/setup']);
 
 describe('route permissions', () => {
   let dir: string;

@@ -119,6 +119,7 @@ describe('claim', () => {
   });
 
   it('claims only for machines of the bridge region', async () => {
+    await t.store.ensureRegion('elsewhere', T0);
     await t.machine('far', 4, { region: 'elsewhere' });
     await t.add('far');
     expect(await t.claim(T0)).toEqual([]);

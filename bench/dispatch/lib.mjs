@@ -118,14 +118,15 @@ export function waitTaskEnded(server, taskId, timeoutMs) {
   });
 }
 
-/** Polls GET /batches/<id> until every task ended; faster polling near the end. Returns {counts, ms}. */
-export async function waitBatchDone(api, batchId, t0, timeoutMs) {
+/** Polls GET /batches/<id> until every task ended (or `alive()` turns false); faster near the end. */
+export async function waitBatchDone(api, batchId, t0, timeoutMs, alive = () => true) {
   const deadline = t0 + timeoutMs;
   for (;;) {
     const b = await api.get(`/batches/${batchId}`);
     if (b.done >= b.total) return { counts: b.counts, ms: performance.now() - t0, total: b.total };
     if (performance.now() > deadline)
       throw new Error(`batch ${batchId}: ${b.done}/${b.total} after ${timeoutMs} ms`);
+    if (!alive()) throw new Error(`batch ${batchId}: ${b.done}/${b.total}; the process running it has exited`);
     await sleep(b.total - b.done > 200 ? 100 : 5);
   }
 }
@@ -163,14 +164,18 @@ export async function startChild(tag, { bridge = true, cli = false } = {}) {
     : [join(ROOT, 'bench', 'dispatch', 'server-child.mjs'), '--port', String(port), '--data-dir', dataDir];
   if (!bridge) args.push('--no-bridge');
   const child = spawn(process.execPath, args, {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, REDIACC_ADMIN_TOKEN: ADMIN_TOKEN },
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
   });
   const url = `http://127.0.0.1:${port}`;
   const exited = new Promise((r) => child.once('exit', r));
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`server child exited with ${child.exitCode}`);
+    if (child.exitCode !== null) throw new Error(`server child exited with ${child.exitCode}: ${stderr}`);
     const ok = await call(url, '', 'GET', '/health').then(
       (r) => r.status === 200,
       () => false,

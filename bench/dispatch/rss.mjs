@@ -30,7 +30,8 @@ async function bridgePeak(n, cli) {
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
     const t0 = performance.now();
     const created = await srv.api.post('/tasks', batchBody(n, ['local'], { command: 'true' }));
-    const done = await waitBatchDone(srv.api, created.batchId, t0, 600_000);
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    const done = await waitBatchDone(srv.api, created.batchId, t0, 600_000, alive);
     const mem = memOf(child.pid);
     return { tasks: done.total, completed: done.counts.completed ?? 0, ...mem };
   } finally {

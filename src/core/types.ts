@@ -92,6 +92,10 @@ export interface Task {
   command: string;
   /** Names of the environment variables the task sets (values stay in the store). */
   envNames: string[];
+  /** Environment variables filled from the team vault: name → vault key (never a value). */
+  secretEnv: Record<string, string>;
+  /** Where the output went when it was archived, or null. */
+  outputArchive: string | null;
   retryCount: number;
   retryDelaySeconds: number;
   backoff: Backoff;
@@ -175,6 +179,10 @@ export interface Assignment {
     user: string | null;
   };
   env: Record<string, string>;
+  /** Vault values for the environment; only the bridge can decrypt them. */
+  secrets: { env: string; key: string; version: number; ciphertext: string }[];
+  /** What the bridge needs to open `secrets`: key derivation settings and the wrapped team key. */
+  vault: { kdf: string; teamKey: string } | null;
 }
 
 export interface QueueStats {

@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import type { Store } from '../store/store.js';
 import { installAuth } from './auth.js';
 import type { Bus } from './bus.js';
+import { installAuditHook } from './audit-hook.js';
 import { installErrorHandling } from './errors.js';
+import { auditRoutes } from './routes/audit.js';
+import { identityRoutes } from './routes/identity.js';
+import { vaultRoutes } from './routes/vault.js';
 import { bridgeRoutes } from './routes/bridges.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -40,6 +44,8 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   });
   installErrorHandling(app);
   installAuth(app, o.store, o.clock);
+  const flushAudit = installAuditHook(app, o.store, o.clock, o.logger);
+  app.addHook('onClose', async () => flushAudit());
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
@@ -79,6 +85,9 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       logRoutes(api, deps);
       fleetRoutes(api, deps);
       bridgeRoutes(api, deps);
+      identityRoutes(api, deps);
+      vaultRoutes(api, deps);
+      auditRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

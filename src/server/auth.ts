@@ -1,7 +1,14 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '../core/errors.js';
-import type { Store } from '../store/store.js';
-import { allows, isPermission, type Principal } from './permissions.js';
+import type { Store, TeamRole } from '../store/store.js';
+import {
+  allows,
+  isPermission,
+  type Principal,
+  PERMISSIONS,
+  teamAccess,
+  visibleTeams,
+} from './permissions.js';
 import { hashToken } from './tokens.js';
 
 declare module 'fastify' {
@@ -10,7 +17,23 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal: Principal | null;
+    audit: AuditNote;
   }
+}
+
+/** What a handler tells the audit hook about its call. */
+export interface AuditNote {
+  action?: string;
+  target?: string | null;
+  team?: string | null;
+  actor?: string;
+  details?: Record<string, unknown>;
+  /** Record this call even though it changes nothing (vault reads). */
+  force?: boolean;
+  /** The call was refused because of the caller's rights (also when it answers 404). */
+  denied?: boolean;
+  /** Do not record this call (bridge polls that changed nothing). */
+  skip?: boolean;
 }
 
 /**
@@ -20,6 +43,7 @@ declare module 'fastify' {
  */
 export function installAuth(app: FastifyInstance, store: Store, clock: () => number): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('audit', null as unknown as AuditNote);
   app.addHook('onRoute', (route) => {
     const permission = route.config?.permission;
     if (!isPermission(permission)) {
@@ -29,13 +53,15 @@ export function installAuth(app: FastifyInstance, store: Store, clock: () => num
     }
   });
   app.addHook('onRequest', async (request) => {
+    request.audit = {};
     const permission = request.routeOptions.config.permission;
-    if (!isPermission(permission) || permission === 'public') return;
+    if (!isPermission(permission) || PERMISSIONS[permission].scope === 'public') return;
     const principal = await authenticate(request, store, clock());
+    request.principal = principal;
     if (!allows(principal, permission)) {
+      request.audit.denied = true;
       throw new AppError('FORBIDDEN', `this token may not ${permission.replace(':', ' ')}`, 403);
     }
-    request.principal = principal;
   });
 }
 
@@ -57,13 +83,41 @@ async function authenticate(request: FastifyRequest, store: Store, now: number):
       tokenName: record.name,
     };
   }
+  const userId = record.userId as number;
   return {
     kind: 'user',
-    userId: record.userId as number,
+    userId,
     email: record.userEmail as string,
     isAdmin: record.isAdmin,
     tokenName: record.name,
+    teams: record.isAdmin ? new Map() : await store.identity.membershipsOf(userId),
   };
+}
+
+/**
+ * Checks the caller's role in the team of the object a route works on. Not a
+ * member: the object does not exist for them (404 with `notFoundCode`). A
+ * member without the role: 403.
+ */
+export function requireTeam(
+  request: FastifyRequest,
+  team: string,
+  role: TeamRole,
+  notFound: { code: string; message: string },
+): void {
+  const principal = request.principal;
+  const access = principal === null ? 'hidden' : teamAccess(principal, team, role);
+  if (access === 'ok') return;
+  request.audit.denied = true;
+  if (access === 'forbidden') {
+    throw new AppError('FORBIDDEN', `your role in team '${team}' does not allow this (needs ${role})`, 403);
+  }
+  throw new AppError(notFound.code, notFound.message, 404);
+}
+
+/** Teams the caller may see; null means every team (admins). */
+export function teamsOf(request: FastifyRequest): ReadonlySet<string> | null {
+  return request.principal === null ? new Set() : visibleTeams(request.principal);
 }
 
 export function actorOf(request: FastifyRequest): string | null {

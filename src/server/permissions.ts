@@ -1,40 +1,105 @@
+import type { TeamRole } from '../store/store.js';
+
 /**
  * Every route declares one of these permissions; this table says who holds
- * it. A route without a declared permission fails the server's start.
+ * it. A route without a declared permission stops the server from starting.
+ *
+ * - `public`: no token.
+ * - `user`: any user token (lists are filtered to the user's teams).
+ * - `admin`: organisation admins.
+ * - `team`: a team role at least `role` in the team of the object; the route
+ *   names the team through `requireTeam`. Another team's object answers 404.
+ * - `bridge`: bridge tokens only.
  */
+export type Rule =
+  | { scope: 'public' }
+  | { scope: 'user' }
+  | { scope: 'admin' }
+  | { scope: 'team'; role: TeamRole }
+  | { scope: 'bridge' };
+
 export const PERMISSIONS = {
-  public: { users: 'none', bridge: false },
-  'api:read': { users: 'any', bridge: false },
-  'task:read': { users: 'any', bridge: false },
-  'task:create': { users: 'admin', bridge: false },
-  'task:cancel': { users: 'admin', bridge: false },
-  'task:retry': { users: 'admin', bridge: false },
-  'machine:read': { users: 'any', bridge: false },
-  'machine:write': { users: 'admin', bridge: false },
-  'team:read': { users: 'any', bridge: false },
-  'team:write': { users: 'admin', bridge: false },
-  'region:read': { users: 'any', bridge: false },
-  'region:write': { users: 'admin', bridge: false },
-  'bridge:read': { users: 'any', bridge: false },
-  'bridge:write': { users: 'admin', bridge: false },
-  'bridge:protocol': { users: 'none', bridge: true },
-  'alert:read': { users: 'any', bridge: false },
-  'queue:read': { users: 'any', bridge: false },
-} as const satisfies Record<string, { users: 'none' | 'any' | 'admin'; bridge: boolean }>;
+  public: { scope: 'public' },
+  'api:read': { scope: 'user' },
+  'self:tokens': { scope: 'user' },
+  'task:read': { scope: 'team', role: 'viewer' },
+  'task:create': { scope: 'team', role: 'operator' },
+  'task:cancel': { scope: 'team', role: 'operator' },
+  'task:retry': { scope: 'team', role: 'operator' },
+  'machine:read': { scope: 'team', role: 'viewer' },
+  'machine:write': { scope: 'team', role: 'maintainer' },
+  'team:read': { scope: 'user' },
+  'team:write': { scope: 'admin' },
+  'member:read': { scope: 'team', role: 'viewer' },
+  'member:write': { scope: 'team', role: 'maintainer' },
+  'region:read': { scope: 'user' },
+  'region:write': { scope: 'admin' },
+  'bridge:read': { scope: 'user' },
+  'bridge:write': { scope: 'admin' },
+  'bridge:protocol': { scope: 'bridge' },
+  'alert:read': { scope: 'team', role: 'viewer' },
+  'queue:read': { scope: 'user' },
+  'user:admin': { scope: 'admin' },
+  'vault:meta': { scope: 'user' },
+  'vault:admin': { scope: 'admin' },
+  'vault:list': { scope: 'team', role: 'viewer' },
+  'vault:read': { scope: 'team', role: 'operator' },
+  'vault:write': { scope: 'team', role: 'maintainer' },
+  'audit:read': { scope: 'admin' },
+} as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;
 
 export type Principal =
-  | { kind: 'user'; userId: number; email: string; isAdmin: boolean; tokenName: string }
+  | {
+      kind: 'user';
+      userId: number;
+      email: string;
+      isAdmin: boolean;
+      tokenName: string;
+      teams: ReadonlyMap<string, TeamRole>;
+    }
   | { kind: 'bridge'; bridge: string; region: string; tokenName: string };
 
-/** Whether `principal` holds `permission`. Pure; the auth hook calls it. */
+const RANK: Record<TeamRole, number> = { viewer: 1, operator: 2, maintainer: 3 };
+
+export function roleAtLeast(role: TeamRole | undefined, needed: TeamRole): boolean {
+  return role !== undefined && RANK[role] >= RANK[needed];
+}
+
+/**
+ * The coarse check at the door: whether `principal` may call a route with
+ * this permission at all. Team rules pass here when the user holds the role
+ * in some team; the route then checks the object's own team.
+ */
 export function allows(principal: Principal, permission: Permission): boolean {
-  const rule = PERMISSIONS[permission];
-  if (principal.kind === 'bridge') return rule.bridge;
-  if (rule.users === 'any') return true;
-  if (rule.users === 'admin') return principal.isAdmin;
-  return false;
+  const rule: Rule = PERMISSIONS[permission];
+  if (rule.scope === 'public') return true;
+  if (principal.kind === 'bridge') return rule.scope === 'bridge';
+  if (rule.scope === 'bridge') return false;
+  if (principal.isAdmin) return true;
+  if (rule.scope === 'user') return true;
+  if (rule.scope === 'admin') return false;
+  return [...principal.teams.values()].some((r) => roleAtLeast(r, rule.role));
+}
+
+/** The fine check for one team: 'ok', 'forbidden' (a member without the role) or 'hidden' (not a member). */
+export function teamAccess(
+  principal: Principal,
+  team: string,
+  needed: TeamRole,
+): 'ok' | 'forbidden' | 'hidden' {
+  if (principal.kind !== 'user') return 'hidden';
+  if (principal.isAdmin) return 'ok';
+  const role = principal.teams.get(team);
+  if (role === undefined) return 'hidden';
+  return roleAtLeast(role, needed) ? 'ok' : 'forbidden';
+}
+
+/** Teams whose objects a principal may see (null: all of them). */
+export function visibleTeams(principal: Principal): ReadonlySet<string> | null {
+  if (principal.kind !== 'user') return new Set();
+  return principal.isAdmin ? null : new Set(principal.teams.keys());
 }
 
 export function isPermission(value: unknown): value is Permission {

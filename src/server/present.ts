@@ -21,6 +21,8 @@ export function presentTask(t: Task, attempts?: Attempt[]) {
     machine: t.machine,
     command: t.command,
     env: t.envNames,
+    secretEnv: t.secretEnv,
+    outputArchive: t.outputArchive,
     retryCount: t.retryCount,
     retryDelay: t.retryDelaySeconds,
     backoff: t.backoff,

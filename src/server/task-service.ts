@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AppError, invalid, notFound } from '../core/errors.js';
 import { parsePriority } from '../core/priority.js';
 import type { Assignment, Backoff, FailureAction, Task } from '../core/types.js';
+import { findInlineSecret, looksSecretName } from '../vault/inline-secrets.js';
 import type { BridgeReport, NewTask, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
 import { type Bus, waitForAny } from './bus.js';
 import type { ServerSettings } from './settings.js';
@@ -19,8 +20,15 @@ export interface TaskInput {
   failureAction?: FailureAction;
   timeout?: number | null;
   team?: string;
+  /** Plain values, or `vault:KEY` to fill the variable from the team vault. */
   env?: Record<string, string>;
+  /** Accept a command that looks like it holds a credential (audited). */
+  allowInlineSecret?: boolean;
 }
+
+export const VAULT_PREFIX = 'vault:';
+
+export type Authorize = (team: string, machine: string, field: string) => void;
 
 export type CreateResult =
   | { kind: 'task'; task: Task }
@@ -47,12 +55,18 @@ export class TaskService {
     return this.clock();
   }
 
+  /**
+   * Creates tasks in one transaction. `authorize` is asked once per machine
+   * with the machine's team; it throws to refuse (404 for a team the caller
+   * is not in, 403 for a role too low).
+   */
   async create(
     inputs: readonly TaskInput[],
     createdBy: string | null,
     asBatch: boolean,
+    authorize: Authorize = () => {},
   ): Promise<CreateResult> {
-    const { tasks, regions } = await this.expand(inputs, createdBy, asBatch);
+    const { tasks, regions } = await this.expand(inputs, createdBy, asBatch, authorize);
     const batchId = asBatch || tasks.length > 1 ? randomUUID() : null;
     for (const t of tasks) t.batchId = batchId;
     await this.store.insertTasks(tasks, this.now());
@@ -71,6 +85,7 @@ export class TaskService {
     inputs: readonly TaskInput[],
     createdBy: string | null,
     asBatch: boolean,
+    authorize: Authorize,
   ): Promise<{ tasks: NewTask[]; regions: Set<string> }> {
     const out: NewTask[] = [];
     const known = new Map<string, { team: string; region: string }>();
@@ -81,6 +96,18 @@ export class TaskService {
       }
       if ((input.machine === undefined) === (input.machines === undefined)) {
         throw invalid(`${at('machine')}: give exactly one of machine or machines`, at('machine'));
+      }
+      if (input.allowInlineSecret !== true) {
+        const found = findInlineSecret(input.command);
+        if (found !== null) {
+          throw new AppError(
+            'INLINE_SECRET',
+            `${at('command')} seems to hold ${found}; keep credentials in the team vault and pass them as ` +
+              `--env NAME=vault:KEY (or allow it with --allow-inline-secret)`,
+            400,
+            { field: at('command') },
+          );
+        }
       }
       const priority = (() => {
         try {
@@ -101,6 +128,7 @@ export class TaskService {
               field: at(input.machine !== undefined ? 'machine' : 'machines'),
             });
           }
+          authorize(machine.team, name, at(input.machine !== undefined ? 'machine' : 'machines'));
           m = { team: machine.team, region: machine.region };
           known.set(name, m);
         }
@@ -114,13 +142,15 @@ export class TaskService {
             },
           );
         }
+        const env = await this.splitEnv(input, m.team, at);
         out.push({
           taskId: randomUUID(),
           batchId: null,
           machine: name,
           priority,
           command: input.command,
-          env: input.env ?? {},
+          env: env.plain,
+          secretEnv: env.vault,
           retryCount: input.retryCount ?? 0,
           retryDelaySeconds: input.retryDelay ?? 0,
           backoff: input.backoff ?? 'fixed',
@@ -134,6 +164,43 @@ export class TaskService {
       }
     }
     return { tasks: out, regions: new Set([...known.values()].map((m) => m.region)) };
+  }
+
+  /** Splits `env` into plain values and vault references, checking that each referenced key exists. */
+  private async splitEnv(
+    input: TaskInput,
+    team: string,
+    at: (field: string) => string,
+  ): Promise<{ plain: Record<string, string>; vault: Record<string, string> }> {
+    const plain: Record<string, string> = {};
+    const vault: Record<string, string> = {};
+    for (const [name, value] of Object.entries(input.env ?? {})) {
+      if (value.startsWith(VAULT_PREFIX)) {
+        const key = value.slice(VAULT_PREFIX.length);
+        if ((await this.store.vault.getSecret(team, key)) === null) {
+          throw new AppError(
+            'VAULT_KEY_NOT_FOUND',
+            `team '${team}' has no vault key '${key}' (for ${name})`,
+            404,
+            {
+              field: at(`env.${name}`),
+            },
+          );
+        }
+        vault[name] = key;
+      } else if (looksSecretName(name) && value !== '' && input.allowInlineSecret !== true) {
+        throw new AppError(
+          'INLINE_SECRET',
+          `${name} looks like a credential; store it with 'rediacc vault set' and pass --env ${name}=vault:KEY ` +
+            '(or allow it with --allow-inline-secret)',
+          400,
+          { field: at(`env.${name}`) },
+        );
+      } else {
+        plain[name] = value;
+      }
+    }
+    return { plain, vault };
   }
 
   async get(taskId: string): Promise<Task> {

@@ -25,6 +25,9 @@ import type {
  */
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  readonly identity: IdentityStore;
+  readonly vault: VaultStore;
+  readonly audit: AuditStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -34,7 +37,7 @@ export interface Store {
   createUser(input: { email: string; isAdmin: boolean; now: number }): Promise<User>;
   getUserByEmail(email: string): Promise<User | null>;
   createToken(input: NewToken): Promise<void>;
-  /** The live (not revoked, not expired) token with this hash, if any. */
+  /** The live (not revoked, not expired) token of an enabled user or bridge with this hash, if any. */
   findToken(hash: string, now: number): Promise<TokenRecord | null>;
 
   createTeam(name: string, now: number): Promise<Team>;
@@ -51,7 +54,11 @@ export interface Store {
 
   createMachine(input: NewMachine, now: number): Promise<Machine>;
   getMachine(name: string): Promise<Machine | null>;
-  listMachines(filter: { team?: string; region?: string }): Promise<Machine[]>;
+  listMachines(filter: {
+    team?: string;
+    region?: string;
+    teams?: ReadonlySet<string> | null;
+  }): Promise<Machine[]>;
   updateMachine(name: string, patch: MachinePatch, now: number): Promise<Machine>;
   deleteMachine(name: string): Promise<void>;
 
@@ -60,7 +67,10 @@ export interface Store {
   getTask(taskId: string): Promise<Task | null>;
   getAttempts(taskId: string): Promise<Attempt[]>;
   listTasks(filter: TaskFilter): Promise<Task[]>;
-  batchCounts(batchId: string): Promise<Partial<Record<TaskStatus, number>>>;
+  batchCounts(
+    batchId: string,
+    teams: ReadonlySet<string> | null,
+  ): Promise<Partial<Record<TaskStatus, number>>>;
   /** Cancels a task: at once if it waits, via its bridge if it runs. */
   cancelTask(taskId: string, now: number): Promise<CancelResult>;
   /** Puts a finished task back in the queue for a new round of attempts. */
@@ -76,8 +86,9 @@ export interface Store {
   promoteDueRetries(now: number): Promise<TransitionSummary & { nextDueAt: number | null }>;
 
   listOutput(taskId: string, afterId: number, limit: number): Promise<OutputChunk[]>;
-  listAlerts(filter: { team?: string; limit: number }): Promise<Alert[]>;
-  queueStats(now: number): Promise<QueueStats>;
+  listAlerts(filter: { team?: string; teams?: ReadonlySet<string> | null; limit: number }): Promise<Alert[]>;
+  /** Counters of the given teams (null: all). */
+  queueStats(now: number, teams?: ReadonlySet<string> | null): Promise<QueueStats>;
 }
 
 export interface User {
@@ -130,6 +141,8 @@ export interface NewTask {
   priority: Priority;
   command: string;
   env: Record<string, string>;
+  /** Environment variables filled from the team vault by the bridge: name → vault key. */
+  secretEnv: Record<string, string>;
   retryCount: number;
   retryDelaySeconds: number;
   backoff: Backoff;
@@ -144,6 +157,8 @@ export interface TaskFilter {
   priority?: Priority;
   team?: string;
   batchId?: string;
+  /** Only tasks of these teams (null or absent: all). */
+  teams?: ReadonlySet<string> | null;
   /** Only tasks older than this seq (pagination, newest first). */
   beforeSeq?: number;
   limit: number;
@@ -213,4 +228,125 @@ export interface OutputChunk {
   stream: OutputStream;
   at: number;
   data: string;
+}
+
+export type TeamRole = 'maintainer' | 'operator' | 'viewer';
+
+export interface UserAuth extends User {
+  disabled: boolean;
+  passwordHash: string | null;
+  setupTokenHash: string | null;
+  setupExpiresAt: number | null;
+}
+
+export interface UserSummary extends User {
+  disabled: boolean;
+  hasPassword: boolean;
+  teams: { team: string; role: TeamRole }[];
+}
+
+export interface TokenSummary {
+  id: number;
+  name: string;
+  kind: 'user' | 'bridge';
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+/** Users, their tokens and team memberships. */
+export interface IdentityStore {
+  getUserAuth(email: string): Promise<UserAuth | null>;
+  setPassword(userId: number, passwordHash: string): Promise<void>;
+  setSetupToken(userId: number, hash: string | null, expiresAt: number | null): Promise<void>;
+  listUsers(): Promise<UserSummary[]>;
+  updateUser(email: string, patch: { disabled?: boolean; isAdmin?: boolean }): Promise<UserSummary>;
+  listTokens(userId: number): Promise<TokenSummary[]>;
+  /** Revokes a token of `userId` by id or name; false when there is none. */
+  revokeToken(userId: number, idOrName: string, now: number): Promise<boolean>;
+  /** Revokes every live token of a bridge (before it gets a new one). */
+  revokeBridgeTokens(bridgeName: string, now: number): Promise<void>;
+  membershipsOf(userId: number): Promise<Map<string, TeamRole>>;
+  addMember(team: string, email: string, role: TeamRole, now: number): Promise<void>;
+  removeMember(team: string, email: string): Promise<void>;
+  listMembers(team: string): Promise<{ email: string; role: TeamRole; addedAt: number }[]>;
+}
+
+export interface VaultMaster {
+  /** JSON text: the key derivation's algorithm and parameters (salt included). */
+  kdf: string;
+  /** JSON text: a known text encrypted with the derived key. */
+  verifier: string;
+}
+
+export interface SecretRecord {
+  name: string;
+  version: number;
+  ciphertext: string;
+  updatedBy: string;
+  updatedAt: number;
+}
+
+/** Ciphertext only: the control plane never sees a master password, a key or a value. */
+export interface VaultStore {
+  getMaster(): Promise<VaultMaster | null>;
+  /** Sets the master record once; a second call is a conflict. */
+  initMaster(master: VaultMaster, now: number): Promise<void>;
+  /** Replaces the master record and every team key at once; the set of teams must match. */
+  changeMaster(
+    master: VaultMaster,
+    teamKeys: { team: string; wrapped: string }[],
+    now: number,
+  ): Promise<void>;
+  listTeamKeys(): Promise<{ team: string; wrapped: string }[]>;
+  getTeamKey(team: string): Promise<string | null>;
+  createTeamKey(team: string, wrapped: string, now: number): Promise<void>;
+  listSecrets(team: string): Promise<Omit<SecretRecord, 'ciphertext'>[]>;
+  getSecret(team: string, name: string): Promise<SecretRecord | null>;
+  /** Writes version `expectedVersion + 1`; 0 creates. Another version there is a conflict. */
+  putSecret(
+    team: string,
+    name: string,
+    ciphertext: string,
+    expectedVersion: number,
+    by: string,
+    now: number,
+  ): Promise<number>;
+  deleteSecret(team: string, name: string): Promise<void>;
+}
+
+export interface AuditEntry {
+  at: number;
+  actor: string;
+  action: string;
+  target: string | null;
+  team: string | null;
+  source: string | null;
+  outcome: 'ok' | 'denied' | 'failed';
+  details: Record<string, unknown>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  id: number;
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  action?: string;
+  team?: string;
+  since?: number;
+  until?: number;
+  afterId?: number;
+  limit: number;
+}
+
+/** The append-only, hash-chained audit log. */
+export interface AuditStore {
+  append(entries: readonly AuditEntry[]): Promise<void>;
+  /** Oldest first, from `afterId`. */
+  list(filter: AuditFilter): Promise<AuditRecord[]>;
+  /** The newest record's id and hash as written alongside it, to notice a removed tail. */
+  head(): Promise<{ id: number; hash: string } | null>;
 }

@@ -85,6 +85,7 @@ export function newTask(machine: string, opts: Partial<NewTask> = {}): NewTask {
     priority: 3 as Priority,
     command: 'true',
     env: {},
+    secretEnv: {},
     retryCount: 0,
     retryDelaySeconds: 0,
     backoff: 'fixed',

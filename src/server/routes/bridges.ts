@@ -99,6 +99,8 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         b.stopping ?? [],
         abort.signal,
       );
+      if (result.tasks.length === 0) request.audit.skip = true;
+      else request.audit.details = { claimed: result.tasks.map((t) => `${t.taskId}#${t.attempt}`) };
       return { ...result, leaseMs: settings.leaseMs };
     },
   );
@@ -124,6 +126,9 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         results: b.results ?? [],
         running: b.running ?? [],
       });
+      const ended = (b.results ?? []).map((x) => `${x.taskId}#${x.attempt}`);
+      if (ended.length === 0 && (b.started ?? []).length === 0) request.audit.skip = true;
+      else request.audit.details = { started: (b.started ?? []).length, ended };
       return { cancel: outcome.cancel };
     },
   );

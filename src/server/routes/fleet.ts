@@ -1,5 +1,8 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.js';
+import type { TeamRole } from '../../store/store.js';
+import { requireTeam, teamsOf } from '../auth.js';
 import { presentMachine } from '../present.js';
 import { ErrorBody, NameParams } from '../schemas/common.js';
 import { CreateMachineBody, MachineOut, NameBody, TeamOut, UpdateMachineBody } from '../schemas/fleet.js';
@@ -15,6 +18,16 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const { store, clock } = deps;
   const iso = (ms: number) => new Date(ms).toISOString();
+  /** The machine, if the caller's team role allows `role` on it; otherwise as if it did not exist. */
+  const load = async (request: FastifyRequest, name: string, role: TeamRole) => {
+    const m = await store.getMachine(name);
+    const hidden = { code: 'MACHINE_NOT_FOUND', message: `machine '${name}' does not exist` };
+    if (m === null) throw notFound(hidden.code, hidden.message);
+    request.audit.target = name;
+    request.audit.team = m.team;
+    requireTeam(request, m.team, role, hidden);
+    return m;
+  };
 
   r.post(
     '/machines',
@@ -28,11 +41,18 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const b = request.body;
+      const team = b.team ?? 'default';
+      request.audit.target = b.name;
+      request.audit.team = team;
+      requireTeam(request, team, 'maintainer', {
+        code: 'TEAM_NOT_FOUND',
+        message: `team '${team}' does not exist`,
+      });
       const transport = b.transport ?? (b.host === undefined ? 'local' : 'ssh');
       const machine = await store.createMachine(
         {
           name: b.name,
-          team: b.team ?? 'default',
+          team,
           region: b.region ?? 'default',
           transport,
           concurrency: b.concurrency ?? DEFAULT_MACHINE_CONCURRENCY,
@@ -60,6 +80,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       const machines = await store.listMachines({
         ...(q.team === undefined ? {} : { team: q.team }),
         ...(q.region === undefined ? {} : { region: q.region }),
+        teams: teamsOf(request),
       });
       return machines.map(presentMachine);
     },
@@ -71,11 +92,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       config: { permission: 'machine:read' },
       schema: { tags: ['machines'], params: NameParams, response: { 200: MachineOut, 404: ErrorBody } },
     },
-    async (request) => {
-      const m = await store.getMachine(request.params.name);
-      if (m === null) throw notFound('MACHINE_NOT_FOUND', `machine '${request.params.name}' does not exist`);
-      return presentMachine(m);
-    },
+    async (request) => presentMachine(await load(request, request.params.name, 'viewer')),
   );
 
   r.patch(
@@ -90,8 +107,10 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request) => {
+      await load(request, request.params.name, 'maintainer');
       const b = request.body;
       const patch = Object.fromEntries(Object.entries(b).filter(([, v]) => v !== undefined));
+      request.audit.details = { changed: Object.keys(patch) };
       const m = await store.updateMachine(request.params.name, patch, clock());
       request.log.info({ machine: m.name, team: m.team, changed: Object.keys(patch) }, 'machine updated');
       deps.bus.publish(`region:${m.region}`, { type: 'wake' });
@@ -110,6 +129,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
+      await load(request, request.params.name, 'maintainer');
       await store.deleteMachine(request.params.name);
       request.log.info({ machine: request.params.name }, 'machine deleted');
       return reply.status(204).send(null);
@@ -136,7 +156,12 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       config: { permission: 'team:read' },
       schema: { tags: ['teams'], response: { 200: Type.Array(TeamOut) } },
     },
-    async () => (await store.listTeams()).map((t) => ({ name: t.name, createdAt: iso(t.createdAt) })),
+    async (request) => {
+      const visible = teamsOf(request);
+      return (await store.listTeams())
+        .filter((t) => visible === null || visible.has(t.name))
+        .map((t) => ({ name: t.name, createdAt: iso(t.createdAt) }));
+    },
   );
 
   r.delete(

@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import { FINAL_STATUSES, type TaskStatus } from '../../core/types.js';
 import type { OutputChunk } from '../../store/store.js';
+import { requireTeam } from '../auth.js';
 import type { BusEvent } from '../bus.js';
 import { presentChunk, presentTask } from '../present.js';
 import { ErrorBody, queryBool, queryInt, TaskParams } from '../schemas/common.js';
@@ -36,6 +37,10 @@ export function logRoutes(app: App, deps: RouteDeps): void {
     async (request, reply) => {
       const taskId = request.params.id;
       const task = await service.get(taskId);
+      requireTeam(request, task.team, 'viewer', {
+        code: 'TASK_NOT_FOUND',
+        message: `task ${taskId} does not exist`,
+      });
       let after = queryInt(request.query.after, 0);
       if (!queryBool(request.query.follow)) {
         const limit = Math.min(5000, Math.max(1, queryInt(request.query.limit, 1000)));

@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { teamsOf } from '../auth.js';
 import { presentAlert } from '../present.js';
 import { ErrorBody, queryInt } from '../schemas/common.js';
 import { AlertOut } from '../schemas/fleet.js';
@@ -49,6 +50,7 @@ export function systemRoutes(app: App, deps: RouteDeps): void {
     async (request) => {
       const limit = Math.min(1000, Math.max(1, queryInt(request.query.limit, 100)));
       const alerts = await store.listAlerts({
+        teams: teamsOf(request),
         ...(request.query.team === undefined ? {} : { team: request.query.team }),
         limit,
       });
@@ -66,7 +68,7 @@ export function systemRoutes(app: App, deps: RouteDeps): void {
         tags: ['queue'],
       },
     },
-    async () => store.queueStats(clock()),
+    async (request) => store.queueStats(clock(), teamsOf(request)),
   );
 
   r.get(
@@ -88,7 +90,7 @@ export function systemRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const counts = await store.batchCounts(request.params.id);
+      const counts = await store.batchCounts(request.params.id, teamsOf(request));
       const total = Object.values(counts).reduce((a, b) => a + (b ?? 0), 0);
       if (total === 0) {
         return reply

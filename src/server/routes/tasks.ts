@@ -1,8 +1,10 @@
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import { parsePriority } from '../../core/priority.js';
 import type { Task } from '../../core/types.js';
-import { actorOf } from '../auth.js';
+import type { TeamRole } from '../../store/store.js';
+import { actorOf, requireTeam, teamsOf } from '../auth.js';
 import { presentTask } from '../present.js';
 import { ErrorBody, queryInt, TaskParams } from '../schemas/common.js';
 import { BatchCreated, CreateTasksBody, ListTasksQuery, TaskOut } from '../schemas/task.js';
@@ -14,6 +16,16 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const { service, store } = deps;
   const full = async (task: Task) => presentTask(task, await store.getAttempts(task.taskId));
+  /** The task, if the caller's team role allows `role` on it; otherwise as if it did not exist. */
+  const load = async (request: FastifyRequest, id: string, role: TeamRole) => {
+    const task = await store.getTask(id);
+    const hidden = { code: 'TASK_NOT_FOUND', message: `task ${id} does not exist` };
+    if (task === null) throw new AppError(hidden.code, hidden.message, 404);
+    request.audit.target = id;
+    request.audit.team = task.team;
+    requireTeam(request, task.team, role, hidden);
+    return task;
+  };
 
   r.post(
     '/tasks',
@@ -46,7 +58,25 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
       } else {
         inputs = [single];
       }
-      const result = await service.create(inputs, actorOf(request), tasks !== undefined);
+      const teams = new Set<string>();
+      const result = await service.create(
+        inputs,
+        actorOf(request),
+        tasks !== undefined,
+        (team, machine, field) => {
+          teams.add(team);
+          requireTeam(request, team, 'operator', {
+            code: 'MACHINE_NOT_FOUND',
+            message: `machine '${machine}' does not exist (${field})`,
+          });
+        },
+      );
+      request.audit.team = teams.size === 1 ? ([...teams][0] as string) : null;
+      request.audit.details = {
+        count: result.kind === 'task' ? 1 : result.taskIds.length,
+        ...(inputs.some((i) => i.allowInlineSecret === true) ? { allowInlineSecret: true } : {}),
+      };
+      request.audit.target = result.kind === 'task' ? result.task.taskId : `batch:${result.batchId}`;
       reply.status(201);
       if (result.kind === 'task') return presentTask(result.task, []);
       return { batchId: result.batchId, count: result.taskIds.length, taskIds: result.taskIds };
@@ -73,6 +103,7 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
         ...(q.team === undefined ? {} : { team: q.team }),
         ...(q.batch === undefined ? {} : { batchId: q.batch }),
         ...(q.before === undefined ? {} : { beforeSeq: queryInt(q.before, 0) }),
+        teams: teamsOf(request),
         limit: Math.min(MAX_LIST_LIMIT, Math.max(1, queryInt(q.limit, 50))),
       });
       return tasks.map((t) => presentTask(t));
@@ -85,7 +116,7 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
       config: { permission: 'task:read' },
       schema: { tags: ['tasks'], params: TaskParams, response: { 200: TaskOut, 404: ErrorBody } },
     },
-    async (request) => full(await service.get(request.params.id)),
+    async (request) => full(await load(request, request.params.id, 'viewer')),
   );
 
   r.post(
@@ -99,7 +130,10 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
         response: { 200: TaskOut, 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => presentTask(await service.cancel(request.params.id)),
+    async (request) => {
+      await load(request, request.params.id, 'operator');
+      return presentTask(await service.cancel(request.params.id));
+    },
   );
 
   r.post(
@@ -113,6 +147,9 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
         response: { 200: TaskOut, 404: ErrorBody, 409: ErrorBody },
       },
     },
-    async (request) => presentTask(await service.retry(request.params.id)),
+    async (request) => {
+      await load(request, request.params.id, 'operator');
+      return presentTask(await service.retry(request.params.id));
+    },
   );
 }

@@ -32,6 +32,9 @@ const taskFields = {
     }),
   ),
   team: Type.Optional(Name),
+  allowInlineSecret: Type.Optional(
+    Type.Boolean({ description: 'accept a command that looks like it holds a credential (audited)' }),
+  ),
   env: Type.Optional(
     Type.Record(
       Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }),
@@ -79,6 +82,10 @@ export const TaskOut = Type.Object({
   env: Type.Array(Type.String(), {
     description: 'names of the environment variables set; values are never returned',
   }),
+  secretEnv: Type.Record(Type.String(), Type.String(), {
+    description: 'variables filled from the team vault: name → key',
+  }),
+  outputArchive: Type.Union([Type.String(), Type.Null()]),
   retryCount: Type.Integer(),
   retryDelay: Type.Number(),
   backoff: Type.String(),

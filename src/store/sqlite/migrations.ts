@@ -154,4 +154,69 @@ CREATE TABLE queue_counters (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    id: 2,
+    name: 'teams, vaults, audit, archive',
+    sql: `
+CREATE TABLE team_members (
+  team_id INTEGER NOT NULL REFERENCES teams(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  role TEXT NOT NULL CHECK (role IN ('maintainer', 'operator', 'viewer')),
+  added_at REAL NOT NULL,
+  PRIMARY KEY (team_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX team_members_user ON team_members(user_id);
+
+ALTER TABLE users ADD COLUMN setup_token_hash TEXT;
+ALTER TABLE users ADD COLUMN setup_expires_at REAL;
+
+-- The organisation's key derivation settings and a verifier (ciphertext of a
+-- known text), so a wrong master password is told apart without any secret.
+CREATE TABLE vault_master (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  kdf TEXT NOT NULL,
+  verifier TEXT NOT NULL,
+  updated_at REAL NOT NULL
+);
+
+-- Each team's random data key, wrapped by the key derived from the master password.
+CREATE TABLE vault_team_keys (
+  team_id INTEGER PRIMARY KEY REFERENCES teams(id),
+  wrapped TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  updated_at REAL NOT NULL
+);
+
+CREATE TABLE vault_secrets (
+  team_id INTEGER NOT NULL REFERENCES teams(id),
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  ciphertext TEXT NOT NULL,
+  updated_by TEXT NOT NULL,
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (team_id, name)
+) WITHOUT ROWID;
+
+-- Append-only, hash-chained: each row's hash covers its fields and the previous hash.
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at REAL NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT,
+  team TEXT,
+  source TEXT,
+  outcome TEXT NOT NULL,
+  details TEXT NOT NULL DEFAULT '{}',
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_at ON audit_log(at);
+
+ALTER TABLE tasks ADD COLUMN output_archive TEXT;
+-- Environment variables whose values come from the team vault: {"NAME": "vault key"}.
+ALTER TABLE tasks ADD COLUMN secret_env TEXT NOT NULL DEFAULT '{}';
+CREATE INDEX tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL AND output_archive IS NULL;
+`,
+  },
 ];

@@ -45,6 +45,8 @@ export interface TaskRow {
   output_bytes: number;
   output_capped: number;
   created_by: string | null;
+  secret_env: string;
+  output_archive: string | null;
 }
 
 export const TASK_COLUMNS = `t.*, tm.name AS team_name`;
@@ -60,7 +62,12 @@ export function toTask(r: TaskRow): Task {
     team: r.team_name,
     machine: r.machine_name,
     command: r.command,
-    envNames: Object.keys(JSON.parse(r.env) as object),
+    envNames: [
+      ...Object.keys(JSON.parse(r.env) as object),
+      ...Object.keys(JSON.parse(r.secret_env) as object),
+    ],
+    secretEnv: JSON.parse(r.secret_env) as Record<string, string>,
+    outputArchive: r.output_archive,
     retryCount: r.retry_count,
     retryDelaySeconds: r.retry_delay_s,
     backoff: r.backoff as Backoff,

@@ -86,9 +86,9 @@ export class SqliteQueue {
       const findMachine = this.st.get('SELECT id, team_id, region_id FROM machines WHERE name = ?');
       const insert = this.st.get(
         `INSERT INTO tasks (task_id, batch_id, team_id, region_id, machine_id, machine_name, status, priority, command,
-           env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at, queued_at,
-           created_by)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           env, secret_env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at,
+           queued_at, created_by)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       const machines = new Map<string, { id: number; team_id: number; region_id: number }>();
       const ch = new Changes();
@@ -113,6 +113,7 @@ export class SqliteQueue {
           t.priority,
           t.command,
           JSON.stringify(t.env),
+          JSON.stringify(t.secretEnv),
           t.retryCount,
           t.retryDelaySeconds,
           t.backoff,
@@ -162,7 +163,7 @@ export class SqliteQueue {
       );
       const assign = this.st.get(
         `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?
-         WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env`,
+         WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env, secret_env`,
       );
       const addAttempt = this.st.get(
         `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
@@ -193,6 +194,7 @@ export class SqliteQueue {
             command: string;
             timeout_s: number | null;
             env: string;
+            secret_env: string;
           };
           addAttempt.run(pick.seq, row.attempts, bridge.id, m.name, req.now);
           ch.counters.move(row.team_id, pick.priority, 'pending', 'assigned');
@@ -207,12 +209,38 @@ export class SqliteQueue {
             priority: pick.priority,
             machine: { name: m.name, transport: m.transport, host: m.host, port: m.port, user: m.ssh_user },
             env: JSON.parse(row.env) as Record<string, string>,
+            ...this.secretsFor(row.team_id, row.secret_env),
           });
         }
       }
       this.flush(ch);
       return out;
     });
+  }
+
+  /** The ciphertext a bridge needs for a task's vault variables (the current version of each key). */
+  private secretsFor(teamId: number, secretEnvJson: string): Pick<Assignment, 'secrets' | 'vault'> {
+    const refs = Object.entries(JSON.parse(secretEnvJson) as Record<string, string>);
+    if (refs.length === 0) return { secrets: [], vault: null };
+    const master = this.st.get('SELECT kdf FROM vault_master WHERE id = 1').get() as
+      | { kdf: string }
+      | undefined;
+    const key = this.st.get('SELECT wrapped FROM vault_team_keys WHERE team_id = ?').get(teamId) as
+      | { wrapped: string }
+      | undefined;
+    const secret = this.st.get(
+      'SELECT version, ciphertext FROM vault_secrets WHERE team_id = ? AND name = ?',
+    );
+    const secrets: Assignment['secrets'] = [];
+    for (const [env, name] of refs) {
+      const s = secret.get(teamId, name) as { version: number; ciphertext: string } | undefined;
+      // A key deleted since the task was created reaches the bridge without ciphertext; it fails the attempt.
+      secrets.push({ env, key: name, version: s?.version ?? 0, ciphertext: s?.ciphertext ?? '' });
+    }
+    return {
+      secrets,
+      vault: master === undefined || key === undefined ? null : { kdf: master.kdf, teamKey: key.wrapped },
+    };
   }
 
   report(r: BridgeReport): ReportOutcome {

@@ -44,7 +44,10 @@ import {
   toMachine,
   toTask,
 } from './rows.js';
+import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteIdentity } from './sqlite-identity.js';
 import { SqliteQueue } from './sqlite-queue.js';
+import { SqliteVault } from './sqlite-vault.js';
 
 const BRIDGE_SELECT = `SELECT b.id, b.name, r.name AS region_name, b.last_seen_at, b.running_count AS running, b.created_at
   FROM bridges b JOIN regions r ON r.id = b.region_id`;
@@ -52,6 +55,9 @@ const BRIDGE_SELECT = `SELECT b.id, b.name, r.name AS region_name, b.last_seen_a
 /** The embedded store: one SQLite file in WAL mode, used by one server process. */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
+  readonly identity: SqliteIdentity;
+  readonly vault: SqliteVault;
+  readonly audit: SqliteAudit;
   private readonly db: Db;
   private readonly st: Statements;
   private readonly queue: SqliteQueue;
@@ -60,6 +66,9 @@ export class SqliteStore implements Store {
     this.db = openDatabase(path);
     this.st = new Statements(this.db);
     this.queue = new SqliteQueue(this.st);
+    this.identity = new SqliteIdentity(this.st);
+    this.vault = new SqliteVault(this.st);
+    this.audit = new SqliteAudit(this.st);
   }
 
   async migrate(): Promise<void> {
@@ -240,7 +249,11 @@ export class SqliteStore implements Store {
   async createMachine(m: NewMachine, now: number): Promise<Machine> {
     const team = this.st.get('SELECT id FROM teams WHERE name = ?').get(m.team) as { id: number } | undefined;
     if (team === undefined) throw notFound('TEAM_NOT_FOUND', `team '${m.team}' does not exist`);
-    const region = await this.ensureRegion(m.region, now);
+    const region = this.st.get('SELECT id FROM regions WHERE name = ?').get(m.region) as
+      | { id: number }
+      | undefined;
+    if (region === undefined)
+      throw notFound('REGION_NOT_FOUND', `region '${m.region}' does not exist; create it first`);
     try {
       this.st
         .get(
@@ -271,7 +284,11 @@ export class SqliteStore implements Store {
     return r === undefined ? null : toMachine(r);
   }
 
-  async listMachines(filter: { team?: string; region?: string }): Promise<Machine[]> {
+  async listMachines(filter: {
+    team?: string;
+    region?: string;
+    teams?: ReadonlySet<string> | null;
+  }): Promise<Machine[]> {
     const rows = this.st
       .get(`${MACHINE_SELECT} WHERE (? IS NULL OR tm.name = ?) AND (? IS NULL OR r.name = ?) ORDER BY m.name`)
       .all(
@@ -280,7 +297,7 @@ export class SqliteStore implements Store {
         filter.region ?? null,
         filter.region ?? null,
       ) as MachineRow[];
-    return rows.map(toMachine);
+    return rows.map(toMachine).filter((m) => inTeams(m.team, filter.teams));
   }
 
   async updateMachine(name: string, patch: MachinePatch, now: number): Promise<Machine> {
@@ -359,17 +376,30 @@ export class SqliteStore implements Store {
     if (f.priority !== undefined) add('t.priority = ?', f.priority);
     if (f.team !== undefined) add('tm.name = ?', f.team);
     if (f.batchId !== undefined) add('t.batch_id = ?', f.batchId);
+    if (f.teams !== undefined && f.teams !== null) {
+      if (f.teams.size === 0) return [];
+      where.push(`tm.name IN (${[...f.teams].map(() => '?').join(', ')})`);
+      args.push(...f.teams);
+    }
     if (f.beforeSeq !== undefined) add('t.seq < ?', f.beforeSeq);
     const sql = `SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY t.seq DESC LIMIT ?`;
     return (this.st.get(sql).all(...args, f.limit) as TaskRow[]).map(toTask);
   }
 
-  async batchCounts(batchId: string): Promise<Partial<Record<TaskStatus, number>>> {
+  async batchCounts(
+    batchId: string,
+    teams: ReadonlySet<string> | null,
+  ): Promise<Partial<Record<TaskStatus, number>>> {
     const rows = this.st
-      .get('SELECT status, COUNT(*) AS n FROM tasks WHERE batch_id = ? GROUP BY status')
-      .all(batchId) as { status: TaskStatus; n: number }[];
-    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+      .get(
+        `SELECT t.status, tm.name AS team, COUNT(*) AS n FROM tasks t JOIN teams tm ON tm.id = t.team_id
+         WHERE t.batch_id = ? GROUP BY t.status, tm.name`,
+      )
+      .all(batchId) as { status: TaskStatus; team: string; n: number }[];
+    const counts: Partial<Record<TaskStatus, number>> = {};
+    for (const r of rows) if (inTeams(r.team, teams)) counts[r.status] = (counts[r.status] ?? 0) + r.n;
+    return counts;
   }
 
   async cancelTask(taskId: string, now: number): Promise<CancelResult> {
@@ -411,20 +441,28 @@ export class SqliteStore implements Store {
       .all(taskId, afterId, limit) as OutputChunk[];
   }
 
-  async listAlerts(filter: { team?: string; limit: number }): Promise<Alert[]> {
+  async listAlerts(filter: {
+    team?: string;
+    teams?: ReadonlySet<string> | null;
+    limit: number;
+  }): Promise<Alert[]> {
     const rows = this.st
       .get(
         `SELECT a.id, a.kind, tm.name AS team_name, a.task_id, a.machine_name, a.message, a.created_at
          FROM alerts a JOIN teams tm ON tm.id = a.team_id WHERE (? IS NULL OR tm.name = ?) ORDER BY a.id DESC LIMIT ?`,
       )
       .all(filter.team ?? null, filter.team ?? null, filter.limit) as AlertRow[];
-    return rows.map(toAlert);
+    return rows.map(toAlert).filter((a) => inTeams(a.team, filter.teams));
   }
 
-  async queueStats(now: number): Promise<QueueStats> {
-    const counts = this.st
-      .get('SELECT priority, status, SUM(n) AS n FROM queue_counters GROUP BY priority, status')
-      .all() as { priority: Priority; status: TaskStatus; n: number }[];
+  async queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
+    const counts = (
+      this.st
+        .get(
+          `SELECT c.priority, c.status, tm.name AS team, c.n FROM queue_counters c JOIN teams tm ON tm.id = c.team_id`,
+        )
+        .all() as { priority: Priority; status: TaskStatus; team: string; n: number }[]
+    ).filter((c) => inTeams(c.team, teams));
     const stats: QueueStats = {
       pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
       retrying: 0,
@@ -445,12 +483,16 @@ export class SqliteStore implements Store {
         stats[c.status] += c.n;
     }
     const oldest = this.st.get(
-      `SELECT queued_at AS created_at FROM tasks WHERE status = 'pending' AND priority = ? ORDER BY seq LIMIT 1`,
+      `SELECT t.queued_at AS created_at, tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
+       WHERE t.status = 'pending' AND t.priority = ? ORDER BY t.seq LIMIT 1`,
     );
     let oldestAt: number | null = null;
     for (const p of [1, 2, 3, 4, 5]) {
-      const r = oldest.get(p) as { created_at: number } | undefined;
-      if (r !== undefined && (oldestAt === null || r.created_at < oldestAt)) oldestAt = r.created_at;
+      // For a subset of teams the head of the global lane may belong to another team: then the age is not shown.
+      const r = oldest.get(p) as { created_at: number; team: string } | undefined;
+      if (r !== undefined && inTeams(r.team, teams) && (oldestAt === null || r.created_at < oldestAt)) {
+        oldestAt = r.created_at;
+      }
     }
     stats.oldestPendingAgeMs = oldestAt === null ? null : Math.max(0, now - oldestAt);
     stats.busiestMachines = (
@@ -462,7 +504,7 @@ export class SqliteStore implements Store {
            ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT 5`,
         )
         .all() as QueueStats['busiestMachines']
-    ).map((m) => ({ ...m }));
+    ).filter((m) => inTeams(m.team, teams));
     return stats;
   }
 }
@@ -475,6 +517,10 @@ interface TeamRow {
 
 function toTeam(r: TeamRow): Team {
   return { id: r.id, name: r.name, createdAt: r.created_at };
+}
+
+function inTeams(team: string, teams: ReadonlySet<string> | null | undefined): boolean {
+  return teams === null || teams === undefined || teams.has(team);
 }
 
 function uniqueOr(err: unknown, replacement: AppError): unknown {
