@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { createClaim } from './dispatch/create-claim.mjs';
 import { drain } from './dispatch/drain.mjs';
 import { latency, p1 } from './dispatch/latency.mjs';
+import { cleanupAll } from './dispatch/lib.mjs';
 import { rss } from './dispatch/rss.mjs';
 import { throughput } from './dispatch/throughput.mjs';
 
@@ -56,6 +57,13 @@ export async function main(argv) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}\navailable:\n`);
     for (const [n, s] of Object.entries(SCENARIOS)) process.stderr.write(`  ${n.padEnd(11)} ${s.about}\n`);
     process.exit(2);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, async () => {
+      process.stderr.write(`\n${signal}: stopping servers and child processes, removing temp dirs\n`);
+      await cleanupAll();
+      process.exit(130);
+    });
   }
   const m = machine();
   const opts = { quick: values.quick, only: new Set(wanted) };

@@ -1,5 +1,6 @@
 // Enqueue→start latency: from just before POST /tasks to the process start the bridge recorded
 // (attempts.started_at, REAL ms with sub-ms precision, read from the SQLite file read-only).
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { batchBody, log, pct, preciseNow, round, sleep, startInProcess, waitTaskEnded } from './lib.mjs';
@@ -34,21 +35,45 @@ const summary = (ms) => ({
   maxMs: round(Math.max(...ms), 3),
 });
 
+/** The floor: a bare spawn of `/bin/sh -c true` (as the transport does) until its 'spawn' event, in ms. */
+async function spawnFloor(count) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = preciseNow();
+    const child = spawn('/bin/sh', ['-c', 'true'], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const closed = new Promise((r) => child.once('close', r));
+    child.stdout.resume();
+    child.stderr.resume();
+    await new Promise((r) => child.once('spawn', r));
+    out.push(preciseNow() - t0);
+    await closed;
+  }
+  return out;
+}
+
 /** Scenario 1: `true` on `local`, embedded bridge, one task at a time. */
 export async function latency({ quick }) {
   const warmup = quick ? 5 : 20;
   const samples = quick ? 50 : 300;
+  const floor = await spawnFloor(warmup + samples);
   const s = await startInProcess('latency');
   const db = new Database(join(s.dataDir, 'rediacc.db'), { readonly: true, fileMustExist: true });
   try {
     const input = { machine: 'local', command: 'true' };
     await sequential(s, db, input, warmup, 'latency warm-up');
     const ms = await sequential(s, db, input, samples, 'latency');
-    const r = { warmup, ...summary(ms) };
+    const r = { warmup, ...summary(ms), bareSpawn: summary(floor.slice(warmup)) };
     log(`latency: p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms over ${r.samples} samples`);
+    log(`bare spawn floor: p50 ${r.bareSpawn.p50Ms} ms, p99 ${r.bareSpawn.p99Ms} ms`);
     return {
       result: r,
       rows: [
+        {
+          figure: 'floor: bare spawn → spawn event',
+          value: `p50 ${r.bareSpawn.p50Ms} ms, p99 ${r.bareSpawn.p99Ms} ms`,
+          target: '',
+          ok: null,
+        },
         {
           figure: 'enqueue→start p50 (true, local)',
           value: `${r.p50Ms} ms`,

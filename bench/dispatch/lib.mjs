@@ -17,6 +17,25 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const log = (msg) => process.stderr.write(`  ${msg}\n`);
 export const dist = (rel) => import(pathToFileURL(join(ROOT, 'dist', rel)).href);
 
+const cleanups = new Set();
+
+/** Registers `fn` to run on an interrupt; returns it wrapped to run once and unregister itself. */
+export function onCleanup(fn) {
+  let once;
+  const run = () => {
+    cleanups.delete(run);
+    once ??= fn();
+    return once;
+  };
+  cleanups.add(run);
+  return run;
+}
+
+/** Stops every server, child process and temp dir still registered (bounded to 20 s). */
+export async function cleanupAll() {
+  await Promise.race([Promise.allSettled([...cleanups].map((run) => run())), sleep(20_000)]);
+}
+
 export function tempDir(tag) {
   return mkdtempSync(join(tmpdir(), `rediacc-bench-${tag}-`));
 }
@@ -85,10 +104,10 @@ export async function startInProcess(tag, { bridge = true, settings = {} } = {})
     url: server.url,
     dataDir,
     api: client(server.url, ADMIN_TOKEN),
-    close: async () => {
+    close: onCleanup(async () => {
       await server.close();
       rmSync(dataDir, { recursive: true, force: true });
-    },
+    }),
   };
 }
 
@@ -197,10 +216,10 @@ export async function startChild(tag, { bridge = true, cli = false } = {}) {
     dataDir,
     token,
     api: client(url, token),
-    close: async () => {
+    close: onCleanup(async () => {
       await stopChild(child, exited);
       rmSync(dataDir, { recursive: true, force: true });
-    },
+    }),
   };
 }
 

@@ -2,7 +2,18 @@
 // standalone bridge running `true` tasks. Uses the CLI (bin/rediacc.js) where it is built.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { batchBody, cliHas, log, memOf, ROOT, round, startChild, stopChild, waitBatchDone } from './lib.mjs';
+import {
+  batchBody,
+  cliHas,
+  log,
+  memOf,
+  onCleanup,
+  ROOT,
+  round,
+  startChild,
+  stopChild,
+  waitBatchDone,
+} from './lib.mjs';
 
 async function serverPeak(n, cli) {
   const srv = await startChild('rss-server', { bridge: true, cli });
@@ -22,12 +33,14 @@ async function bridgePeak(n, cli) {
   // The server side is not measured here: always the startServer child, without its embedded bridge.
   const srv = await startChild('rss-bridge', { bridge: false });
   let child;
+  let stopBridge;
   try {
     const { token } = await srv.api.post('/bridges', { name: 'rss-bridge', region: 'default' });
     const args = cli
       ? [join(ROOT, 'bin', 'rediacc.js'), 'bridge', '--url', srv.url, '--token', token]
       : [join(ROOT, 'bench', 'dispatch', 'bridge-child.mjs'), '--url', srv.url, '--token', token];
     child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    stopBridge = onCleanup(() => stopChild(child));
     const t0 = performance.now();
     const created = await srv.api.post('/tasks', batchBody(n, ['local'], { command: 'true' }));
     const alive = () => child.exitCode === null && child.signalCode === null;
@@ -35,7 +48,7 @@ async function bridgePeak(n, cli) {
     const mem = memOf(child.pid);
     return { tasks: done.total, completed: done.counts.completed ?? 0, ...mem };
   } finally {
-    if (child !== undefined) await stopChild(child);
+    await stopBridge?.();
     await srv.close();
   }
 }

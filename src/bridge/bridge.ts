@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import { preciseNowMs } from '../core/time.js';
 import type { Assignment, Transport as TransportKind } from '../core/types.js';
 import type { AttemptRef, BridgeApi } from './api.js';
+import { Keyring } from '../vault/keyring.js';
+import { Redactor } from '../vault/redactor.js';
 import { Reporter } from './reporter.js';
 import type { RunHandle, Transport } from './transports/transport.js';
 
@@ -15,6 +17,8 @@ export interface BridgeOptions {
   claimWaitMs?: number;
   /** Output sent per attempt at most; the control plane caps what it stores. Default 10 MiB. */
   outputCapBytes?: number;
+  /** Opens the team vaults for tasks with `--env NAME=vault:KEY`; without it such tasks fail. */
+  masterPassword?: string;
 }
 
 const CLAIM_RETRY_MIN_MS = 250;
@@ -39,10 +43,12 @@ export class Bridge {
   private loop: Promise<void> | null = null;
   private leaseMs = 30_000;
   private pollMax = 0;
+  private readonly keyring: Keyring | null;
 
   constructor(private readonly o: BridgeOptions) {
     this.maxRunning = o.maxRunning ?? 256;
     this.claimWaitMs = o.claimWaitMs ?? 20_000;
+    this.keyring = o.masterPassword === undefined ? null : new Keyring(o.masterPassword);
     this.reporter = new Reporter(
       o.api,
       o.logger,
@@ -123,14 +129,45 @@ export class Bridge {
       });
       return;
     }
-    const handle = transport.run(task, (stream, data) => this.reporter.output(ref, stream, data, Date.now()));
+    let secrets: Record<string, string>;
+    try {
+      secrets = this.openSecrets(task);
+    } catch (err) {
+      const message = `rediacc: cannot open the vault values of this task: ${(err as Error).message}\n`;
+      log.error({ err: (err as Error).message }, 'cannot open vault values');
+      this.reporter.output(ref, 'system', message, Date.now());
+      this.reporter.result({ ...ref, at: Date.now(), exitCode: null, signal: null, reason: 'SPAWN_FAILED' });
+      return;
+    }
+    // Secret values never leave the bridge: they are replaced in the output before it is sent.
+    const values = Object.values(secrets);
+    const redactors = {
+      stdout: new Redactor(values),
+      stderr: new Redactor(values),
+      system: new Redactor(values),
+    };
+    const handle = transport.run({ ...task, env: { ...task.env, ...secrets } }, (stream, data) => {
+      const safe = redactors[stream].write(data);
+      if (safe.length > 0) this.reporter.output(ref, stream, safe, Date.now());
+    });
     this.running.set(key(ref), { ref, handle, task, stopping: false });
     handle.startedAt.then((at) => {
       if (at !== null) this.reporter.started(ref, at);
     });
     handle.done
       .then((exit) => {
-        if (exit.message !== undefined) this.reporter.output(ref, 'system', `${exit.message}\n`, Date.now());
+        for (const stream of ['stdout', 'stderr'] as const) {
+          const rest = redactors[stream].end();
+          if (rest.length > 0) this.reporter.output(ref, stream, rest, Date.now());
+        }
+        if (exit.message !== undefined) {
+          this.reporter.output(
+            ref,
+            'system',
+            `${redactors.system.write(exit.message)}${redactors.system.end()}\n`,
+            Date.now(),
+          );
+        }
         log.info({ exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason }, 'attempt ended');
         this.reporter.result({
           ...ref,
@@ -154,6 +191,20 @@ export class Bridge {
         this.running.delete(key(ref));
         if (this.pollMax === 0) this.poll?.abort();
       });
+  }
+
+  /** Decrypts the task's vault values: environment name → value. */
+  private openSecrets(task: Assignment): Record<string, string> {
+    if (task.secrets.length === 0) return {};
+    if (this.keyring === null)
+      throw new Error('this bridge has no master password (REDIACC_MASTER_PASSWORD)');
+    if (task.vault === null) throw new Error(`team '${task.team}' has no vault key`);
+    const out: Record<string, string> = {};
+    for (const s of task.secrets) {
+      if (s.ciphertext === '') throw new Error(`vault key '${s.key}' no longer exists`);
+      out[s.env] = this.keyring.decrypt(task.vault, task.team, s.key, s.version, s.ciphertext);
+    }
+    return out;
   }
 
   private cancel(refs: AttemptRef[]): void {

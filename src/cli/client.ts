@@ -11,6 +11,10 @@ export interface SseEvent {
 export class ApiClient {
   constructor(private readonly settings: ClientSettings) {}
 
+  get baseUrl(): string {
+    return this.settings.url;
+  }
+
   private headers(json: boolean): Record<string, string> {
     const h: Record<string, string> = {};
     if (this.settings.token !== null) h.authorization = `Bearer ${this.settings.token}`;

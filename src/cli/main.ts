@@ -1,11 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import { isAppError } from '../core/errors.js';
 import { VERSION } from '../server/start.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerFleetCommands } from './commands/fleet.js';
+import { registerBridgeAdmin, registerIdentityCommands } from './commands/identity.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMachineCommands } from './commands/machines.js';
 import { registerTaskCommands } from './commands/tasks.js';
+import { registerVaultCommands } from './commands/vault.js';
 import type { Verbs } from './context.js';
 import { CliError } from './errors.js';
 
@@ -24,10 +27,10 @@ export function buildProgram(): Command {
   const verb = (name: string, description: string) => program.command(name).description(description);
   const v: Verbs = {
     program,
-    create: verb('create', 'create a task, machine, team, region or bridge'),
-    list: verb('list', 'list tasks, machines, teams, regions, bridges or alerts'),
+    create: verb('create', 'create a task, machine, team, region, bridge or user'),
+    list: verb('list', 'list tasks, machines, teams, regions, bridges, alerts or users'),
     get: verb('get', 'show one task or machine'),
-    update: verb('update', 'change a machine'),
+    update: verb('update', 'change a machine or a user'),
     delete: verb('delete', 'delete a machine or team'),
     cancel: verb('cancel', 'cancel a task'),
     retry: verb('retry', 'run an ended task again'),
@@ -35,8 +38,11 @@ export function buildProgram(): Command {
   registerTaskCommands(v);
   registerMachineCommands(v);
   registerFleetCommands(v);
+  registerIdentityCommands(v);
   registerLogs(program);
-  registerDaemons(program);
+  registerVaultCommands(program);
+  registerAuditCommands(program);
+  registerBridgeAdmin(registerDaemons(program));
   // Every subcommand reports usage errors through the same handler.
   const override = (cmd: Command) => {
     cmd.exitOverride();

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,7 +9,7 @@ import { LocalTransport } from '../bridge/transports/local.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
-import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { InProcessBus } from './bus.js';
 import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { TaskService } from './task-service.js';
@@ -26,6 +26,8 @@ export interface ServerOptions {
   bridge?: boolean;
   settings?: Partial<ServerSettings>;
   adminToken?: string;
+  /** The vault's master password, for the quick-start setup and the embedded bridge. */
+  masterPassword?: string;
   logger?: Logger;
   clock?: () => number;
 }
@@ -49,7 +51,10 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   const settings: ServerSettings = { ...DEFAULT_SETTINGS, ...o.settings };
   const store = new SqliteStore(join(dataDir, 'rediacc.db'));
   await store.migrate();
-  const boot = await bootstrap(store, dataDir, clock(), o.adminToken);
+  const boot = await bootstrap(store, dataDir, clock(), o.adminToken, o.masterPassword);
+  const masterFile = join(dataDir, MASTER_PASSWORD_FILE);
+  const masterPassword =
+    o.masterPassword ?? (existsSync(masterFile) ? readFileSync(masterFile, 'utf8').trim() : undefined);
   const bus = new InProcessBus();
   const service = new TaskService(store, bus, settings, logger, clock);
   const app = await buildApp({ store, bus, service, settings, logger, clock, version: VERSION });
@@ -75,6 +80,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
       transports: { local: new LocalTransport({ stateDir: join(dataDir, 'embedded-bridge') }) },
       logger: logger.child({ bridge: name, host: hostname() }),
       outputCapBytes: settings.outputCapBytes,
+      ...(masterPassword === undefined ? {} : { masterPassword }),
     });
   }
 

@@ -34,7 +34,15 @@ function onShutdown(stop: () => Promise<void>): void {
   }
 }
 
+/** The vault master password from a file or REDIACC_MASTER_PASSWORD, if given. */
+function masterOption(file: string | undefined): { masterPassword?: string } {
+  if (file !== undefined) return { masterPassword: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
+  const env = process.env.REDIACC_MASTER_PASSWORD;
+  return env === undefined || env === '' ? {} : { masterPassword: env };
+}
+
 interface BridgeFlags {
+  masterPasswordFile?: string;
   url?: string;
   token?: string;
   tokenFile?: string;
@@ -45,6 +53,7 @@ interface BridgeFlags {
 }
 
 interface ServerFlags {
+  masterPasswordFile?: string;
   port?: string;
   host?: string;
   dataDir?: string;
@@ -56,7 +65,8 @@ interface ServerFlags {
   logLevel?: string;
 }
 
-export function registerDaemons(program: Command): void {
+/** Registers `server` and `bridge`; returns the bridge command for its admin subcommands. */
+export function registerDaemons(program: Command): Command {
   program
     .command('server')
     .description(
@@ -73,6 +83,10 @@ export function registerDaemons(program: Command): void {
     )
     .option('--critical-reserve <n>', 'extra slots per machine for priority-1 tasks (default 1)')
     .option('--output-cap-mb <mb>', 'stored output per task (default 10)')
+    .option(
+      '--master-password-file <file>',
+      'vault master password for the embedded bridge (else REDIACC_MASTER_PASSWORD)',
+    )
     .option('--log-level <level>', 'JSON log level (default info)')
     .action(async (f: ServerFlags) => {
       const settings: Partial<ServerSettings> = {};
@@ -111,6 +125,13 @@ export function registerDaemons(program: Command): void {
           `admin token: in ${s.boot.tokenFile}${process.env.REDIACC_ADMIN_TOKEN === undefined ? '' : ' (or REDIACC_ADMIN_TOKEN)'}`,
         );
       }
+      if (s.boot.masterPasswordFile !== null) {
+        lines.push(
+          `WARNING: vault master password generated into ${s.boot.masterPasswordFile} (quick start only: whoever`,
+          '  reads the data dir can open the vault; in production set REDIACC_MASTER_PASSWORD on clients and bridges',
+          '  and keep it off the server)',
+        );
+      }
       lines.push(
         s.bridge === null ? 'embedded bridge: off' : 'embedded bridge: on (region default, machine local)',
         'try: npx rediacc create task --machine local --priority 1 --command "uptime" --wait',
@@ -120,7 +141,7 @@ export function registerDaemons(program: Command): void {
       await new Promise(() => {});
     });
 
-  program
+  return program
     .command('bridge')
     .description('run a standalone bridge: claims tasks of its region over HTTP and runs them')
     .addHelpText(
@@ -131,6 +152,10 @@ export function registerDaemons(program: Command): void {
     .option('--region <region>', 'region it serves (must match its token; default: default)')
     .option('--max-running <n>', 'most commands at once (default 256)')
     .option('--state-dir <dir>', 'where it records running commands, to stop leftovers after a crash')
+    .option(
+      '--master-password-file <file>',
+      'vault master password for vault:KEY variables (else REDIACC_MASTER_PASSWORD)',
+    )
     .option('--log-level <level>', 'JSON log level (default info)')
     .action(async (_own: BridgeFlags, cmd: Command) => {
       // --url and --token are the program's global options.
@@ -150,6 +175,7 @@ export function registerDaemons(program: Command): void {
         api: new HttpBridgeApi(url, token, 'standalone'),
         transports: { local: new LocalTransport(f.stateDir === undefined ? {} : { stateDir: f.stateDir }) },
         logger,
+        ...masterOption(f.masterPasswordFile),
         ...(f.maxRunning === undefined
           ? {}
           : { maxRunning: parseCount(f.maxRunning, '--max-running', 100_000) }),

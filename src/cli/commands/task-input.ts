@@ -17,6 +17,7 @@ export interface CreateTaskFlags {
   env?: string[];
   retryPolicy?: string;
   file?: string;
+  allowInlineSecret?: boolean;
 }
 
 /** Parses a whole non-negative number given on the command line. */
@@ -113,6 +114,7 @@ export function taskFromFlags(f: CreateTaskFlags): TaskInput {
   }
   if (f.timeout !== undefined) t.timeout = parseSeconds(f.timeout, '--timeout', true);
   if (f.team !== undefined) t.team = f.team;
+  if (f.allowInlineSecret === true) t.allowInlineSecret = true;
   const env = parseEnv(f.env);
   if (env !== undefined) t.env = env;
   return t;

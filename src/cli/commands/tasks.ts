@@ -33,7 +33,12 @@ export function registerTaskCommands(v: Verbs): void {
     )
     .option('--timeout <seconds>', 'kill the command (its whole process tree) after this long')
     .option('--team <team>', 'team the machine must belong to')
-    .option('--env <NAME=value>', 'environment variable for the command (repeatable)', collect)
+    .option(
+      '--env <NAME=value>',
+      'environment variable (repeatable); NAME=vault:KEY fills it from the team vault',
+      collect,
+    )
+    .option('--allow-inline-secret', 'accept a command that looks like it holds a credential (audited)')
     .option(
       '--retry-policy <file>',
       'JSON file like {"retryCount":3,"retryDelay":30,"failureAction":"alert"}',
