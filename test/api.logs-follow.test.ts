@@ -20,6 +20,7 @@ afterAll(async () => {
 interface SseEvent {
   event: string;
   id: string | null;
+  // biome-ignore lint/suspicious/noExplicitAny: event payloads are arbitrary JSON
   data: any;
 }
 

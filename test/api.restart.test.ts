@@ -42,11 +42,17 @@ describe('server restart on the same data dir', () => {
     expect(await outputOf(second, done, 'stdout')).toBe('kept\n');
     expect(await outputOf(second, done, 'stderr')).toBe('also-kept\n');
 
-    expect((await second.api('GET', `/tasks/${failed}`)).body).toMatchObject({ status: 'failed', exitCode: 7 });
+    expect((await second.api('GET', `/tasks/${failed}`)).body).toMatchObject({
+      status: 'failed',
+      exitCode: 7,
+    });
     const alerts = (await second.api('GET', '/alerts')).body as { taskId: string }[];
     expect(alerts.filter((a) => a.taskId === failed)).toHaveLength(1);
 
-    expect((await second.api('GET', `/tasks/${waiting}`)).body).toMatchObject({ status: 'pending', priority: 2 });
+    expect((await second.api('GET', `/tasks/${waiting}`)).body).toMatchObject({
+      status: 'pending',
+      priority: 2,
+    });
     const afterStats = (await second.api('GET', '/queue/stats')).body;
     expect(afterStats.pending).toEqual(beforeStats.pending);
     expect(afterStats.pending['2']).toBe(1);

@@ -34,7 +34,9 @@ describe('commands the OS cannot run', () => {
     const [badId, goodId] = res.body.taskIds as [string, string];
     // Both must end well before the 30 s lease would run out.
     const ended = async () => {
-      const [b, g] = await Promise.all([badId, goodId].map(async (id) => (await t.api('GET', `/tasks/${id}`)).body));
+      const [b, g] = await Promise.all(
+        [badId, goodId].map(async (id) => (await t.api('GET', `/tasks/${id}`)).body),
+      );
       return { bad: `${b.status}/${b.reason}`, good: `${g.status}/${g.reason}` };
     };
     let seen = await ended();

@@ -8,7 +8,8 @@ const CONCURRENCY = 2_500;
 /** A server with 4 machines × 2,500 slots and `bridges` registered bridges; returns it and their tokens. */
 async function setUp(bridges) {
   const srv = await startChild('drain', { bridge: false });
-  for (const name of MACHINES) await srv.api.post('/machines', { name, concurrency: CONCURRENCY, transport: 'local' });
+  for (const name of MACHINES)
+    await srv.api.post('/machines', { name, concurrency: CONCURRENCY, transport: 'local' });
   const tokens = [];
   for (let i = 0; i < bridges; i++) {
     tokens.push((await srv.api.post('/bridges', { name: `sim-${i}`, region: 'default' })).token);
@@ -29,8 +30,9 @@ async function drainWith(srv, tokens, total, batch) {
   let requests = 0;
   const t0 = performance.now();
   const deadline = t0 + 300_000;
+  let failed = null;
   const bridge = async (token) => {
-    while (reported < total && performance.now() < deadline) {
+    while (reported < total && failed === null && performance.now() < deadline) {
       const c = await call(srv.url, token, 'POST', '/bridge/claim', { max: batch, waitMs: 0 });
       requests += 1;
       if (c.status !== 200) throw new Error(`claim: HTTP ${c.status} ${JSON.stringify(c.body)}`);
@@ -39,14 +41,28 @@ async function drainWith(srv, tokens, total, batch) {
         continue;
       }
       const at = Date.now();
-      const results = c.body.tasks.map((t) => ({ taskId: t.taskId, attempt: t.attempt, at, exitCode: 0, signal: null, reason: null }));
+      const results = c.body.tasks.map((t) => ({
+        taskId: t.taskId,
+        attempt: t.attempt,
+        at,
+        exitCode: 0,
+        signal: null,
+        reason: null,
+      }));
       const r = await call(srv.url, token, 'POST', '/bridge/report', { results });
       requests += 1;
       if (r.status !== 200) throw new Error(`report: HTTP ${r.status} ${JSON.stringify(r.body)}`);
       reported += results.length;
     }
   };
-  await Promise.all(tokens.map(bridge));
+  await Promise.all(
+    tokens.map((token) =>
+      bridge(token).catch((err) => {
+        failed ??= err;
+      }),
+    ),
+  );
+  if (failed !== null) throw failed;
   const ms = performance.now() - t0;
   return { tasks: reported, ms, perSec: reported / (ms / 1000), requests };
 }
@@ -78,15 +94,30 @@ export async function drain({ quick }) {
       await enqueue(srv, total);
       const r = await drainWith(srv, tokens, total, best);
       const stats = await srv.api.get('/queue/stats');
-      runs[n] = { perSec: Math.round(r.perSec), seconds: round(r.ms / 1000), requests: r.requests, pendingLeft: Object.values(stats.pending).reduce((a, b) => a + b, 0) };
-      log(`${n} bridge(s), claim max ${best}: ${r.tasks} tasks in ${round(r.ms / 1000)} s = ${runs[n].perSec} tasks/s`);
+      runs[n] = {
+        perSec: Math.round(r.perSec),
+        seconds: round(r.ms / 1000),
+        requests: r.requests,
+        pendingLeft: Object.values(stats.pending).reduce((a, b) => a + b, 0),
+      };
+      log(
+        `${n} bridge(s), claim max ${best}: ${r.tasks} tasks in ${round(r.ms / 1000)} s = ${runs[n].perSec} tasks/s`,
+      );
     } finally {
       await srv.close();
     }
   }
   const peak = Math.max(...Object.values(runs).map((r) => r.perSec));
   return {
-    result: { tasks: total, machines: `${MACHINES.length} × concurrency ${CONCURRENCY}`, tuningTasks: tuneTasks, tuningPerSec: tuning, claimMax: best, runs, bestPerSec: peak },
+    result: {
+      tasks: total,
+      machines: `${MACHINES.length} × concurrency ${CONCURRENCY}`,
+      tuningTasks: tuneTasks,
+      tuningPerSec: tuning,
+      claimMax: best,
+      runs,
+      bestPerSec: peak,
+    },
     rows: [
       ...[1, 2, 4].map((n) => ({
         figure: `dispatch rate, ${n} simulated bridge(s), max ${best}`,

@@ -145,7 +145,8 @@ export async function waitBatchDone(api, batchId, t0, timeoutMs, alive = () => t
     if (b.done >= b.total) return { counts: b.counts, ms: performance.now() - t0, total: b.total };
     if (performance.now() > deadline)
       throw new Error(`batch ${batchId}: ${b.done}/${b.total} after ${timeoutMs} ms`);
-    if (!alive()) throw new Error(`batch ${batchId}: ${b.done}/${b.total}; the process running it has exited`);
+    if (!alive())
+      throw new Error(`batch ${batchId}: ${b.done}/${b.total}; the process running it has exited`);
     await sleep(b.total - b.done > 200 ? 100 : 5);
   }
 }

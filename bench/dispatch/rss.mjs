@@ -59,21 +59,44 @@ export async function rss({ quick }) {
   const bridgeCli = cliHas('bridge');
   const nServer = quick ? 2_000 : 10_000;
   const nBridge = 2_000;
-  const how = (cli, cmd) => (cli ? `node bin/rediacc.js ${cmd}` : `bench/dispatch/${cmd}-child.mjs (CLI not built)`);
+  const how = (cli, cmd) =>
+    cli ? `node bin/rediacc.js ${cmd}` : `bench/dispatch/${cmd}-child.mjs (CLI not built)`;
   log(`server: ${how(serverCli, 'server')}; bridge: ${how(bridgeCli, 'bridge')}`);
   const s = await serverPeak(nServer, serverCli);
   log(`server peak RSS ${round(s.hwmMB, 1)} MB after ${s.completed}/${s.tasks} tasks`);
   const b = await bridgePeak(nBridge, bridgeCli);
   log(`bridge peak RSS ${round(b.hwmMB, 1)} MB after ${b.completed}/${b.tasks} tasks`);
   const result = {
-    server: { via: how(serverCli, 'server'), tasks: s.tasks, completed: s.completed, peakMB: round(s.hwmMB, 1), endMB: round(s.rssMB, 1) },
-    bridge: { via: how(bridgeCli, 'bridge'), tasks: b.tasks, completed: b.completed, peakMB: round(b.hwmMB, 1), endMB: round(b.rssMB, 1) },
+    server: {
+      via: how(serverCli, 'server'),
+      tasks: s.tasks,
+      completed: s.completed,
+      peakMB: round(s.hwmMB, 1),
+      endMB: round(s.rssMB, 1),
+    },
+    bridge: {
+      via: how(bridgeCli, 'bridge'),
+      tasks: b.tasks,
+      completed: b.completed,
+      peakMB: round(b.hwmMB, 1),
+      endMB: round(b.rssMB, 1),
+    },
   };
   return {
     result,
     rows: [
-      { figure: `server peak RSS (${s.tasks} true tasks)`, value: `${result.server.peakMB} MB`, target: '≤ 150 MB', ok: s.hwmMB <= 150 },
-      { figure: `bridge peak RSS (${b.tasks} true tasks)`, value: `${result.bridge.peakMB} MB`, target: '≤ 100 MB', ok: b.hwmMB <= 100 },
+      {
+        figure: `server peak RSS (${s.tasks} true tasks)`,
+        value: `${result.server.peakMB} MB`,
+        target: '≤ 150 MB',
+        ok: s.hwmMB <= 150,
+      },
+      {
+        figure: `bridge peak RSS (${b.tasks} true tasks)`,
+        value: `${result.bridge.peakMB} MB`,
+        target: '≤ 100 MB',
+        ok: b.hwmMB <= 100,
+      },
     ],
   };
 }

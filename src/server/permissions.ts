@@ -69,8 +69,8 @@ export function roleAtLeast(role: TeamRole | undefined, needed: TeamRole): boole
 
 /**
  * The coarse check at the door: whether `principal` may call a route with
- * this permission at all. Team rules pass here when the user holds the role
- * in some team; the route then checks the object's own team.
+ * this permission at all. Team rules pass here for members of any team; the
+ * route then checks the role in the object's own team (`requireTeam`).
  */
 export function allows(principal: Principal, permission: Permission): boolean {
   const rule: Rule = PERMISSIONS[permission];
@@ -80,7 +80,9 @@ export function allows(principal: Principal, permission: Permission): boolean {
   if (principal.isAdmin) return true;
   if (rule.scope === 'user') return true;
   if (rule.scope === 'admin') return false;
-  return [...principal.teams.values()].some((r) => roleAtLeast(r, rule.role));
+  // Team rules: members of any team pass the door; the route checks the object's
+  // own team, so another team's object answers 404 whatever the caller's roles.
+  return principal.teams.size > 0;
 }
 
 /** The fine check for one team: 'ok', 'forbidden' (a member without the role) or 'hidden' (not a member). */

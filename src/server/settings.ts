@@ -17,6 +17,10 @@ export interface ServerSettings {
   claimWaitMaxMs: number;
   /** How often expired leases and due retries are looked for. Default 1 s. */
   sweepIntervalMs: number;
+  /** Output of tasks that ended longer ago is archived to gzip files and deleted. Default 30 days. */
+  logRetentionDays: number;
+  /** How often old output is looked for. Default 1 h. */
+  retentionIntervalMs: number;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -27,6 +31,8 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   maxBatchSize: 10_000,
   claimWaitMaxMs: 25 * SECOND_MS,
   sweepIntervalMs: SECOND_MS,
+  logRetentionDays: 30,
+  retentionIntervalMs: 60 * MINUTE_MS,
 };
 
 export const DEFAULT_MACHINE_CONCURRENCY = 4;

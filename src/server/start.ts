@@ -9,6 +9,7 @@ import { LocalTransport } from '../bridge/transports/local.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
+import { archiveOldOutput } from './retention.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { InProcessBus } from './bus.js';
 import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
@@ -70,6 +71,13 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   await sweep();
   const sweeper = setInterval(sweep, settings.sweepIntervalMs);
   sweeper.unref();
+  const retain = () =>
+    archiveOldOutput(store, dataDir, settings.logRetentionDays, clock(), logger).catch((err: unknown) =>
+      logger.error({ err }, 'archiving old output failed'),
+    );
+  void retain();
+  const retention = setInterval(retain, settings.retentionIntervalMs);
+  retention.unref();
 
   let bridge: Bridge | null = null;
   if (o.bridge !== false) {
@@ -102,6 +110,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     close: () => {
       closing ??= (async () => {
         clearInterval(sweeper);
+        clearInterval(retention);
         service.stop();
         await bridge?.stop({ killRunning: true });
         await app.close();

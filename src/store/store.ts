@@ -86,6 +86,13 @@ export interface Store {
   promoteDueRetries(now: number): Promise<TransitionSummary & { nextDueAt: number | null }>;
 
   listOutput(taskId: string, afterId: number, limit: number): Promise<OutputChunk[]>;
+  /** Ended tasks whose output is older than `finishedBefore` and not yet archived, oldest first. */
+  archiveCandidates(
+    finishedBefore: number,
+    limit: number,
+  ): Promise<{ taskId: string; team: string; machine: string; finishedAt: number }[]>;
+  /** Deletes a task's stored output and records where it was archived, at once. */
+  markOutputArchived(taskId: string, location: string): Promise<void>;
   listAlerts(filter: { team?: string; teams?: ReadonlySet<string> | null; limit: number }): Promise<Alert[]>;
   /** Counters of the given teams (null: all). */
   queueStats(now: number, teams?: ReadonlySet<string> | null): Promise<QueueStats>;

@@ -11,13 +11,16 @@ export async function createTask(t: TestServer, body: Record<string, unknown>): 
   return res.body.taskId as string;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+type TaskJson = any;
+
 /** Polls the task until `accept` holds; returns it (with attemptHistory). */
 export async function waitForTask(
   t: TestServer,
   taskId: string,
-  accept: (task: any) => boolean,
+  accept: (task: TaskJson) => boolean,
   timeoutMs = 30_000,
-): Promise<any> {
+): Promise<TaskJson> {
   return waitFor(async () => {
     const res = await t.api('GET', `/tasks/${taskId}`);
     return accept(res.body) ? res.body : undefined;

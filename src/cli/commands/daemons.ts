@@ -53,6 +53,7 @@ interface BridgeFlags {
 }
 
 interface ServerFlags {
+  logRetentionDays?: string;
   masterPasswordFile?: string;
   port?: string;
   host?: string;
@@ -84,6 +85,10 @@ export function registerDaemons(program: Command): Command {
     .option('--critical-reserve <n>', 'extra slots per machine for priority-1 tasks (default 1)')
     .option('--output-cap-mb <mb>', 'stored output per task (default 10)')
     .option(
+      '--log-retention-days <days>',
+      'archive and delete output of tasks that ended longer ago (default 30)',
+    )
+    .option(
       '--master-password-file <file>',
       'vault master password for the embedded bridge (else REDIACC_MASTER_PASSWORD)',
     )
@@ -100,6 +105,9 @@ export function registerDaemons(program: Command): Command {
         settings.outputCapBytes = Math.round(
           parseSeconds(f.outputCapMb, '--output-cap-mb', true) * 1024 * 1024,
         );
+      }
+      if (f.logRetentionDays !== undefined) {
+        settings.logRetentionDays = parseSeconds(f.logRetentionDays, '--log-retention-days');
       }
       const port = f.port === undefined ? DEFAULT_PORT : parseCount(f.port, '--port', 65_535);
       const logger = pino({ level: logLevel(f.logLevel), base: { pid: process.pid } });

@@ -12,6 +12,10 @@ export function registerLogs(program: Command): void {
       const { client, format } = contextOf(cmd);
       const task = await client.get<ApiTask>(`/tasks/${checkTaskId(id)}`);
       const printer = new OutputPrinter(format, task);
+      const archive = task.outputArchive as string | null;
+      if (archive !== null && archive !== 'none') {
+        process.stderr.write(`rediacc: the output of this task was archived to ${archive} (on the server)\n`);
+      }
       if (flags.follow === true) await followTask(client, task.taskId, printer);
       else await printStoredOutput(client, task, printer);
     });

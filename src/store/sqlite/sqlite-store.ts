@@ -441,6 +441,33 @@ export class SqliteStore implements Store {
       .all(taskId, afterId, limit) as OutputChunk[];
   }
 
+  async archiveCandidates(
+    finishedBefore: number,
+    limit: number,
+  ): Promise<{ taskId: string; team: string; machine: string; finishedAt: number }[]> {
+    return this.st
+      .get(
+        `SELECT t.task_id AS taskId, tm.name AS team, t.machine_name AS machine, t.finished_at AS finishedAt
+         FROM tasks t JOIN teams tm ON tm.id = t.team_id
+         WHERE t.finished_at IS NOT NULL AND t.output_archive IS NULL AND t.finished_at < ?
+         ORDER BY t.finished_at LIMIT ?`,
+      )
+      .all(finishedBefore, limit) as { taskId: string; team: string; machine: string; finishedAt: number }[];
+  }
+
+  async markOutputArchived(taskId: string, location: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        const t = this.st.get('SELECT seq FROM tasks WHERE task_id = ?').get(taskId) as
+          | { seq: number }
+          | undefined;
+        if (t === undefined) return;
+        this.st.get('DELETE FROM output_chunks WHERE task_seq = ?').run(t.seq);
+        this.st.get('UPDATE tasks SET output_archive = ? WHERE seq = ?').run(location, t.seq);
+      })
+      .immediate();
+  }
+
   async listAlerts(filter: {
     team?: string;
     teams?: ReadonlySet<string> | null;
