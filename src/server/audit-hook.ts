@@ -14,6 +14,7 @@ const VERB_SEGMENTS = new Set([
   'change-master',
 ]);
 const METHOD_VERBS: Record<string, string> = {
+  GET: 'read',
   POST: 'create',
   PUT: 'update',
   PATCH: 'update',
@@ -81,7 +82,7 @@ function entryFor(request: FastifyRequest, status: number, now: number): AuditEn
     target: note.target ?? null,
     team: note.team ?? null,
     source: request.ip,
-    outcome: refused ? 'denied' : status < 400 ? 'ok' : 'failed',
+    outcome: note.outcome ?? (refused ? 'denied' : status < 400 ? 'ok' : 'failed'),
     details: { status, ...note.details },
   };
 }

@@ -34,6 +34,8 @@ export interface AuditNote {
   denied?: boolean;
   /** Do not record this call (bridge polls that changed nothing). */
   skip?: boolean;
+  /** The outcome when the status alone does not tell it (a failed login is `failed`, not `denied`). */
+  outcome?: 'ok' | 'denied' | 'failed';
 }
 
 /**

@@ -33,6 +33,7 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
     async (request, reply) => {
       const { name } = request.body;
       const region = request.body.region ?? 'default';
+      request.audit.target = name;
       if ((await store.getBridge(name)) !== null) {
         throw new AppError('BRIDGE_EXISTS', `bridge '${name}' already exists`, 409);
       }

@@ -143,6 +143,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       schema: { tags: ['teams'], body: NameBody, response: { 201: TeamOut, 400: ErrorBody, 409: ErrorBody } },
     },
     async (request, reply) => {
+      request.audit.target = request.body.name;
       const team = await store.createTeam(request.body.name, clock());
       request.log.info({ team: team.name }, 'team created');
       reply.status(201);
@@ -175,6 +176,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
+      request.audit.target = request.params.name;
       await store.deleteTeam(request.params.name);
       request.log.info({ team: request.params.name }, 'team deleted');
       return reply.status(204).send(null);
@@ -188,6 +190,7 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
       schema: { tags: ['regions'], body: NameBody, response: { 201: TeamOut, 400: ErrorBody } },
     },
     async (request, reply) => {
+      request.audit.target = request.body.name;
       const region = await store.ensureRegion(request.body.name, clock());
       reply.status(201);
       return { name: region.name, createdAt: iso(region.createdAt) };

@@ -73,11 +73,13 @@ export function identityRoutes(app: App, deps: RouteDeps): void {
       const wait = limiter.retryAfterMs(email, request.ip, clock());
       if (wait > 0) {
         reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        request.audit.outcome = 'denied';
         throw new AppError('LOGIN_RATE_LIMITED', 'too many failed logins; try again later', 429);
       }
       const account = await store.identity.getUserAuth(email);
       const ok = await verifyPassword(password, account?.passwordHash ?? null);
       if (!ok || account === null || account.disabled) {
+        request.audit.outcome = 'failed';
         limiter.fail(email, request.ip, clock());
         throw new AppError('LOGIN_FAILED', 'wrong email or password, or the account is disabled', 401);
       }
