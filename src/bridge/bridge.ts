@@ -146,10 +146,24 @@ export class Bridge {
       stderr: new Redactor(values),
       system: new Redactor(values),
     };
-    const handle = transport.run({ ...task, env: { ...task.env, ...secrets } }, (stream, data) => {
-      const safe = redactors[stream].write(data);
-      if (safe.length > 0) this.reporter.output(ref, stream, safe, Date.now());
-    });
+    let handle: RunHandle;
+    try {
+      handle = transport.run({ ...task, env: { ...task.env, ...secrets } }, (stream, data) => {
+        const safe = redactors[stream].write(data);
+        if (safe.length > 0) this.reporter.output(ref, stream, safe, Date.now());
+      });
+    } catch (err) {
+      // A command the system refuses to start (a NUL byte, say) fails this attempt only.
+      log.error({ err: (err as Error).message }, 'cannot start the command');
+      this.reporter.output(
+        ref,
+        'system',
+        `rediacc: cannot start the command: ${(err as Error).message}\n`,
+        Date.now(),
+      );
+      this.reporter.result({ ...ref, at: Date.now(), exitCode: null, signal: null, reason: 'SPAWN_FAILED' });
+      return;
+    }
     this.running.set(key(ref), { ref, handle, task, stopping: false });
     handle.startedAt.then((at) => {
       if (at !== null) this.reporter.started(ref, at);

@@ -37,7 +37,8 @@ export class Reporter {
   ) {}
 
   started(ref: AttemptRef, at: number): void {
-    this.attempts.set(key(ref), { ...ref, nextChunk: 0, bytesSent: 0 });
+    // Output may already have been counted for this attempt; keep its chunk numbers.
+    if (!this.attempts.has(key(ref))) this.attempts.set(key(ref), { ...ref, nextChunk: 0, bytesSent: 0 });
     this.pending.started.push({ ...ref, at });
     this.schedule(true);
   }

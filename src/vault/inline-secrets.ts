@@ -18,6 +18,7 @@ const PATTERNS: { what: string; re: RegExp }[] = [
     what: 'a password on the command line',
     re: /(?:^|\s)(?:-p|--password)[= ](?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/,
   },
+  { what: 'a user:password option', re: /(?:^|\s)(?:-u|--user)[= ]['"]?[^\s:'"$]+:(?!['"]?\$)[^\s'"]{3,}/ },
   { what: 'credentials in a URL', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@$]{3,}@/i },
 ];
 

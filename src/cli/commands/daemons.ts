@@ -120,6 +120,7 @@ export function registerDaemons(program: Command): Command {
         ...(process.env.REDIACC_ADMIN_TOKEN === undefined
           ? {}
           : { adminToken: process.env.REDIACC_ADMIN_TOKEN }),
+        ...masterOption(f.masterPasswordFile),
         logger,
       });
       const lines = [`rediacc server listening on ${s.url}`];

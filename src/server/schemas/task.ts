@@ -16,7 +16,8 @@ const taskFields = {
   machines: Type.Optional(
     Type.Array(Name, { minItems: 1, maxItems: 10_000, description: 'fan-out: one task each' }),
   ),
-  command: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536 })),
+  // A NUL byte cannot reach a process (argv and environment are C strings).
+  command: Type.Optional(Type.String({ minLength: 1, maxLength: 65_536, pattern: '^[^\\u0000]*$' })),
   priority: Type.Optional(PriorityInput),
   retryCount: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 100, description: 'further attempts after a failure' }),
@@ -38,7 +39,7 @@ const taskFields = {
   env: Type.Optional(
     Type.Record(
       Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$' }),
-      Type.String({ maxLength: 65_536 }),
+      Type.String({ maxLength: 65_536, pattern: '^[^\\u0000]*$' }),
       // Names that do not match the pattern are refused, not ignored.
       { maxProperties: 100, additionalProperties: false },
     ),
