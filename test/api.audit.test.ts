@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionOf } from '../src/server/audit-hook.js';
 import { ADMIN_TOKEN, startTestServer, type TestServer, waitFor } from './helpers/server.js';

@@ -183,6 +183,7 @@ function expected(rule: Rule, who: Who, own: boolean): 'allowed' | 'forbidden' |
   if (who === 'admin') return 'allowed';
   if (rule.scope === 'user') return 'allowed';
   if (rule.scope === 'admin') return 'forbidden';
+  if (rule.scope !== 'team') return 'forbidden';
   if (!own) return 'hidden';
   return RANK[who] >= RANK[rule.role] ? 'allowed' : 'forbidden';
 }

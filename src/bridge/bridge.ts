@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { preciseNowMs } from '../core/time.js';
 import type { Assignment, Transport as TransportKind } from '../core/types.js';
-import type { AttemptRef, BridgeApi } from './api.js';
 import { Keyring } from '../vault/keyring.js';
 import { Redactor } from '../vault/redactor.js';
+import type { AttemptRef, BridgeApi } from './api.js';
 import { Reporter } from './reporter.js';
 import type { RunHandle, Transport } from './transports/transport.js';
 

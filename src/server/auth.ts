@@ -4,8 +4,8 @@ import type { Store, TeamRole } from '../store/store.js';
 import {
   allows,
   isPermission,
-  type Principal,
   PERMISSIONS,
+  type Principal,
   teamAccess,
   visibleTeams,
 } from './permissions.js';

@@ -9,9 +9,9 @@ import { LocalTransport } from '../bridge/transports/local.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
-import { archiveOldOutput } from './retention.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { InProcessBus } from './bus.js';
+import { archiveOldOutput } from './retention.js';
 import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { TaskService } from './task-service.js';
 

@@ -3,8 +3,8 @@ import type { Logger } from 'pino';
 import { AppError, invalid, notFound } from '../core/errors.js';
 import { parsePriority } from '../core/priority.js';
 import type { Assignment, Backoff, FailureAction, Task } from '../core/types.js';
-import { findInlineSecret, looksSecretName } from '../vault/inline-secrets.js';
 import type { BridgeReport, NewTask, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
+import { findInlineSecret, looksSecretName } from '../vault/inline-secrets.js';
 import { type Bus, waitForAny } from './bus.js';
 import type { ServerSettings } from './settings.js';
 

@@ -125,7 +125,7 @@ describe('vault and secrets in tasks', () => {
       body: JSON.stringify({ ciphertext: '{"v":1,"iv":"a","ct":"b"}', expectedVersion: 0 }),
     });
     expect(res.status).toBe(409);
-    expect((await res.json()).error.code).toBe('VAULT_VERSION_CONFLICT');
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('VAULT_VERSION_CONFLICT');
   });
 
   it('refuses a credential written into a command unless allowed, and audits the override', async () => {
