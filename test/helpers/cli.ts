@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path';
 
 export const REPO = resolve(import.meta.dirname, '../..');
 export const BIN = join(REPO, 'bin/rediacc.js');
+/** A config folder of the tests' own, so a developer's `rediacc login` file never leaks in. */
+const CONFIG_HOME = mkdtempSync(join(tmpdir(), 'rediacc-config-'));
 
 export interface CliResult {
   code: number;
@@ -23,7 +25,7 @@ export function rediacc(
       [BIN, ...args],
       {
         cwd: options.cwd ?? REPO,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: CONFIG_HOME, ...options.env },
         timeout: options.timeoutMs ?? 60_000,
         maxBuffer: 64 * 1024 * 1024,
       },
@@ -49,7 +51,7 @@ export function daemon(
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: CONFIG_HOME, ...options.env },
     stdio: ['ignore', fd, fd],
   });
   return { child, logFile };
