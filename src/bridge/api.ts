@@ -18,7 +18,10 @@ export interface ReportBody {
     at: number;
     exitCode: number | null;
     signal: string | null;
-    reason: Extract<FailureReason, 'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE'> | null;
+    reason: Extract<
+      FailureReason,
+      'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE' | 'AUTH_FAILED' | 'HOST_KEY_MISMATCH'
+    > | null;
   })[];
   running: AttemptRef[];
 }

@@ -64,6 +64,9 @@ export const FAILURE_REASONS = [
   'SPAWN_FAILED',
   'MACHINE_UNREACHABLE',
   'MACHINE_DELETED',
+  'AUTH_FAILED',
+  'HOST_KEY_MISMATCH',
+  'ROLLOUT_HALTED',
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -130,6 +133,26 @@ export interface Machine {
   pending: number;
   createdAt: number;
   updatedAt: number;
+  /** Pinned SSH host key ("ssh-ed25519 AAAA…"), or null until the first connection. */
+  hostKey: string | null;
+  /** When the SSH key in the vault was created (set, or last rotated). */
+  keyCreatedAt: number | null;
+  status: MachineStatus;
+  statusSince: number | null;
+  lastError: string | null;
+  health: MachineHealth | null;
+}
+
+export type MachineStatus = 'unknown' | 'online' | 'offline';
+
+export interface MachineHealth {
+  at: number;
+  cpuPercent: number | null;
+  load1: number | null;
+  memUsedBytes: number | null;
+  memTotalBytes: number | null;
+  diskUsedBytes: number | null;
+  diskTotalBytes: number | null;
 }
 
 export interface Team {
@@ -177,6 +200,10 @@ export interface Assignment {
     host: string | null;
     port: number | null;
     user: string | null;
+    /** The pinned host key, or null to record the first one seen. */
+    hostKey: string | null;
+    /** The machine's private key in the team vault (`ssh/NAME`), as ciphertext. */
+    sshKey: { key: string; version: number; ciphertext: string } | null;
   };
   env: Record<string, string>;
   /** Vault values for the environment; only the bridge can decrypt them. */

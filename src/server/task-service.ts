@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { AppError, invalid, notFound } from '../core/errors.js';
 import { parsePriority } from '../core/priority.js';
 import type { Assignment, Backoff, FailureAction, Task } from '../core/types.js';
+import { matchesSelector } from '../scheduler/placement.js';
 import type { BridgeReport, NewTask, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
 import { findInlineSecret, looksSecretName } from '../vault/inline-secrets.js';
 import { type Bus, waitForAny } from './bus.js';
@@ -20,6 +21,11 @@ export interface TaskInput {
   failureAction?: FailureAction;
   timeout?: number | null;
   team?: string;
+  /** Labels a machine must have; the task runs on the least loaded match (with `all`: on every match). */
+  select?: Record<string, string>;
+  all?: boolean;
+  /** Region of the selected machines, when they span several. */
+  region?: string;
   /** Plain values, or `vault:KEY` to fill the variable from the team vault. */
   env?: Record<string, string>;
   /** Accept a command that looks like it holds a credential (audited). */
@@ -89,14 +95,18 @@ export class TaskService {
   ): Promise<{ tasks: NewTask[]; regions: Set<string> }> {
     const out: NewTask[] = [];
     const known = new Map<string, { team: string; region: string }>();
+    const regionsOfSelected = new Set<string>();
     for (const [index, input] of inputs.entries()) {
       const at = (field: string) => (asBatch ? `tasks[${index}].${field}` : field);
       if (input.command === undefined || input.command.trim() === '') {
         throw invalid(`${at('command')} must be a non-empty command`, at('command'));
       }
-      if ((input.machine === undefined) === (input.machines === undefined)) {
-        throw invalid(`${at('machine')}: give exactly one of machine or machines`, at('machine'));
+      const given = [input.machine, input.machines, input.select].filter((x) => x !== undefined).length;
+      if (given !== 1) {
+        throw invalid(`${at('machine')}: give exactly one of machine, machines or select`, at('machine'));
       }
+      if (input.all === true && input.select === undefined)
+        throw invalid(`${at('all')} goes with select`, at('all'));
       if (input.allowInlineSecret !== true) {
         const found = findInlineSecret(input.command);
         if (found !== null) {
@@ -116,7 +126,16 @@ export class TaskService {
           throw invalid((err as Error).message, at('priority'));
         }
       })();
-      const targets = input.machine !== undefined ? [input.machine] : (input.machines ?? []);
+      if (input.select !== undefined && input.all !== true) {
+        out.push(await this.selectorTask(input, priority, createdBy, at, authorize, regionsOfSelected));
+        continue;
+      }
+      const targets =
+        input.select !== undefined
+          ? await this.matching(input, at, authorize)
+          : input.machine !== undefined
+            ? [input.machine]
+            : (input.machines ?? []);
       if (new Set(targets).size !== targets.length)
         throw invalid(`${at('machines')} lists a machine twice`, at('machines'));
       for (const name of targets) {
@@ -163,7 +182,72 @@ export class TaskService {
         }
       }
     }
-    return { tasks: out, regions: new Set([...known.values()].map((m) => m.region)) };
+    return {
+      tasks: out,
+      regions: new Set([...[...known.values()].map((m) => m.region), ...regionsOfSelected]),
+    };
+  }
+
+  /** Machines of the caller's team whose labels match `select` (for `--all`). */
+  private async matching(
+    input: TaskInput,
+    at: (f: string) => string,
+    authorize: Authorize,
+  ): Promise<string[]> {
+    const team = input.team ?? 'default';
+    authorize(team, `select ${JSON.stringify(input.select)}`, at('select'));
+    const machines = (await this.store.listMachines({ team })).filter(
+      (m) =>
+        matchesSelector(m.labels, input.select ?? {}) &&
+        (input.region === undefined || m.region === input.region),
+    );
+    if (machines.length === 0) {
+      throw new AppError('NO_MATCHING_MACHINE', `no machine of team '${team}' matches ${at('select')}`, 404, {
+        field: at('select'),
+      });
+    }
+    return machines.map((m) => m.name);
+  }
+
+  /** One task placed later on the least loaded matching machine. */
+  private async selectorTask(
+    input: TaskInput,
+    priority: NewTask['priority'],
+    createdBy: string | null,
+    at: (f: string) => string,
+    authorize: Authorize,
+    regions: Set<string>,
+  ): Promise<NewTask> {
+    const matching = await this.matching(input, at, authorize);
+    const team = input.team ?? 'default';
+    const found = new Set(
+      (await this.store.listMachines({ team })).filter((m) => matching.includes(m.name)).map((m) => m.region),
+    );
+    if (found.size > 1 && input.region === undefined) {
+      throw invalid(
+        `${at('select')} matches machines in several regions (${[...found].join(', ')}); give region`,
+        at('region'),
+      );
+    }
+    const region = input.region ?? ([...found][0] as string);
+    regions.add(region);
+    const env = await this.splitEnv(input, team, at);
+    return {
+      taskId: randomUUID(),
+      batchId: null,
+      machine: '',
+      selector: { team, region, labels: input.select ?? {} },
+      priority,
+      command: input.command as string,
+      env: env.plain,
+      secretEnv: env.vault,
+      retryCount: input.retryCount ?? 0,
+      retryDelaySeconds: input.retryDelay ?? 0,
+      backoff: input.backoff ?? 'fixed',
+      failureAction: input.failureAction ?? 'none',
+      timeoutSeconds: input.timeout ?? null,
+      createdBy,
+    };
   }
 
   /** Splits `env` into plain values and vault references, checking that each referenced key exists. */

@@ -144,7 +144,9 @@ export type MachinePatch = Partial<
 export interface NewTask {
   taskId: string;
   batchId: string | null;
+  /** The machine, or '' with `selector` set: the machine is picked when a slot frees. */
   machine: string;
+  selector?: { team: string; region: string; labels: Record<string, string> };
   priority: Priority;
   command: string;
   env: Record<string, string>;

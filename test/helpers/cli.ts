@@ -25,7 +25,12 @@ export function rediacc(
       [BIN, ...args],
       {
         cwd: options.cwd ?? REPO,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: CONFIG_HOME, ...options.env },
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '/tmp',
+          XDG_CONFIG_HOME: CONFIG_HOME,
+          ...options.env,
+        },
         timeout: options.timeoutMs ?? 60_000,
         maxBuffer: 64 * 1024 * 1024,
       },
@@ -51,7 +56,12 @@ export function daemon(
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? REPO,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_CONFIG_HOME: CONFIG_HOME, ...options.env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      XDG_CONFIG_HOME: CONFIG_HOME,
+      ...options.env,
+    },
     stdio: ['ignore', fd, fd],
   });
   return { child, logFile };

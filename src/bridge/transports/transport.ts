@@ -3,9 +3,9 @@ import type { Assignment, OutputStream } from '../../core/types.js';
 export interface ExitInfo {
   exitCode: number | null;
   signal: string | null;
-  reason: 'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE' | null;
+  reason: 'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE' | 'AUTH_FAILED' | 'HOST_KEY_MISMATCH' | null;
   /** A line for the task's output explaining a failure of the transport itself. */
-  message?: string;
+  message?: string | undefined;
 }
 
 export interface RunHandle {
@@ -16,10 +16,15 @@ export interface RunHandle {
   kill(): void;
 }
 
+export interface RunOptions {
+  /** The machine's SSH private key, decrypted from the team vault (SSH machines only). */
+  privateKey?: string | null;
+}
+
 export type OutputSink = (stream: OutputStream, data: string) => void;
 
 /** Runs one attempt's command on its machine. */
 export interface Transport {
-  run(task: Assignment, onOutput: OutputSink): RunHandle;
+  run(task: Assignment, onOutput: OutputSink, options?: RunOptions): RunHandle;
   close(): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { contextOf, type Verbs } from '../context.js';
 import { usage } from '../errors.js';
 import { age, printFields, printJson, printTable } from '../output.js';
-import { parseCount } from './task-input.js';
+import { parseCount, parseLabels } from './task-input.js';
 
 interface ApiMachine {
   name: string;
@@ -29,17 +29,6 @@ interface MachineFlags {
   host?: string;
   port?: string;
   user?: string;
-}
-
-/** `k=v,k2=v2` → object. */
-export function parseLabels(text: string): Record<string, string> {
-  const labels: Record<string, string> = {};
-  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw usage(`--labels takes key=value pairs separated by commas, got '${pair}'`, '--labels');
-    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
-  }
-  return labels;
 }
 
 function machineBody(f: MachineFlags): Record<string, unknown> {

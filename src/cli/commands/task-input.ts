@@ -18,6 +18,20 @@ export interface CreateTaskFlags {
   retryPolicy?: string;
   file?: string;
   allowInlineSecret?: boolean;
+  select?: string;
+  all?: boolean;
+  region?: string;
+}
+
+/** `k=v,k2=v2` → object (labels and selectors). */
+export function parseLabels(text: string, flag = '--labels'): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of text.split(',').filter((p) => p.trim() !== '')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw usage(`${flag} takes key=value pairs separated by commas, got '${pair}'`, flag);
+    labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return labels;
 }
 
 /** Parses a whole non-negative number given on the command line. */
@@ -86,8 +100,16 @@ export function readRetryPolicy(path: string): Partial<TaskInput> {
 export function taskFromFlags(f: CreateTaskFlags): TaskInput {
   const t: TaskInput = {};
   if (f.retryPolicy !== undefined) Object.assign(t, readRetryPolicy(f.retryPolicy));
-  if (f.machine !== undefined && f.machines !== undefined)
-    throw usage('give --machine or --machines, not both');
+  if ([f.machine, f.machines, f.select].filter((x) => x !== undefined).length > 1) {
+    throw usage('give one of --machine, --machines or --select');
+  }
+  if (f.all === true && f.select === undefined) throw usage('--all goes with --select');
+  if (f.select !== undefined) {
+    t.select = parseLabels(f.select, '--select');
+    if (Object.keys(t.select).length === 0) throw usage('--select takes key=value pairs', '--select');
+    if (f.all === true) t.all = true;
+  }
+  if (f.region !== undefined) t.region = f.region;
   if (f.machine !== undefined) t.machine = f.machine;
   if (f.machines !== undefined) {
     const list = f.machines

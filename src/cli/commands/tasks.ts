@@ -22,6 +22,9 @@ export function registerTaskCommands(v: Verbs): void {
     .description('create a task (or a fan-out, or a batch from JSONL) and optionally wait for it')
     .option('--machine <name>', 'machine to run on')
     .option('--machines <a,b,c>', 'fan-out: one task per machine, in one batch')
+    .option('--select <k=v,…>', 'run on the least loaded online machine with these labels when a slot frees')
+    .option('--all', 'with --select: one task on every matching machine, in one batch')
+    .option('--region <region>', 'with --select: the region, when matching machines span several')
     .option('--command <cmd>', 'shell command to run (sh -c)')
     .option('-p, --priority <p>', '1-5 or critical|high|normal|background|low (default 3)')
     .option('--retry-count <n>', 'further attempts after a failure (default 0)')
@@ -59,8 +62,8 @@ export function registerTaskCommands(v: Verbs): void {
       }
       if (base.command === undefined)
         throw usage('--command is required (or --file with tasks)', '--command');
-      if (base.machine === undefined && base.machines === undefined) {
-        throw usage('give --machine NAME or --machines a,b,c', '--machine');
+      if (base.machine === undefined && base.machines === undefined && base.select === undefined) {
+        throw usage('give --machine NAME, --machines a,b,c or --select k=v', '--machine');
       }
       const res = await postTasks(client, base, null);
       if ('batchId' in res && !('taskId' in res))
@@ -70,7 +73,7 @@ export function registerTaskCommands(v: Verbs): void {
         if (format === 'json') printJson(task);
         else
           process.stdout.write(
-            `created task ${task.taskId} on ${task.machine}, priority ${priorityText(task.priority)}\n`,
+            `created task ${task.taskId} on ${task.machine ?? 'a machine picked by --select'}, priority ${priorityText(task.priority)}\n`,
           );
         return;
       }

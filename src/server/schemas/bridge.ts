@@ -48,6 +48,8 @@ export const ReportBody = Type.Object(
               Type.Literal('TIMEOUT'),
               Type.Literal('SPAWN_FAILED'),
               Type.Literal('MACHINE_UNREACHABLE'),
+              Type.Literal('AUTH_FAILED'),
+              Type.Literal('HOST_KEY_MISMATCH'),
             ]),
           },
           { additionalProperties: false },

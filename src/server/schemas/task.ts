@@ -33,6 +33,20 @@ const taskFields = {
     }),
   ),
   team: Type.Optional(Name),
+  select: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$' }),
+      Type.String({ maxLength: 253 }),
+      {
+        minProperties: 1,
+        maxProperties: 16,
+        additionalProperties: false,
+        description: 'labels: the task runs on the least loaded matching machine when a slot frees',
+      },
+    ),
+  ),
+  all: Type.Optional(Type.Boolean({ description: 'with select: one task on every matching machine' })),
+  region: Type.Optional(Name),
   allowInlineSecret: Type.Optional(
     Type.Boolean({ description: 'accept a command that looks like it holds a credential (audited)' }),
   ),

@@ -219,4 +219,40 @@ ALTER TABLE tasks ADD COLUMN secret_env TEXT NOT NULL DEFAULT '{}';
 CREATE INDEX tasks_finished ON tasks(finished_at) WHERE finished_at IS NOT NULL AND output_archive IS NULL;
 `,
   },
+  {
+    id: 3,
+    name: 'ssh machines, health, placement',
+    sql: `
+ALTER TABLE machines ADD COLUMN host_key TEXT;
+ALTER TABLE machines ADD COLUMN key_created_at REAL;
+ALTER TABLE machines ADD COLUMN status TEXT NOT NULL DEFAULT 'unknown';
+ALTER TABLE machines ADD COLUMN status_since REAL;
+ALTER TABLE machines ADD COLUMN last_ok_at REAL;
+ALTER TABLE machines ADD COLUMN last_error TEXT;
+ALTER TABLE machines ADD COLUMN health_at REAL;
+ALTER TABLE machines ADD COLUMN cpu_percent REAL;
+ALTER TABLE machines ADD COLUMN load1 REAL;
+ALTER TABLE machines ADD COLUMN mem_used REAL;
+ALTER TABLE machines ADD COLUMN mem_total REAL;
+ALTER TABLE machines ADD COLUMN disk_used REAL;
+ALTER TABLE machines ADD COLUMN disk_total REAL;
+
+-- One row per machine and minute (the last sample of that minute), kept for a day.
+CREATE TABLE machine_health (
+  machine_id INTEGER NOT NULL,
+  minute INTEGER NOT NULL,
+  cpu_percent REAL,
+  load1 REAL,
+  mem_used REAL,
+  mem_total REAL,
+  disk_used REAL,
+  disk_total REAL,
+  PRIMARY KEY (machine_id, minute)
+) WITHOUT ROWID;
+
+-- Tasks placed by a label selector get their machine when a slot frees.
+ALTER TABLE tasks ADD COLUMN selector TEXT;
+CREATE INDEX tasks_unplaced ON tasks(region_id, priority, seq) WHERE status = 'pending' AND machine_id IS NULL;
+`,
+  },
 ];

@@ -7,6 +7,7 @@ import type {
   FailureAction,
   FailureReason,
   Machine,
+  MachineStatus,
   Priority,
   Task,
   TaskStatus,
@@ -60,7 +61,7 @@ export function toTask(r: TaskRow): Task {
     status: r.status as TaskStatus,
     priority: r.priority as Priority,
     team: r.team_name,
-    machine: r.machine_name,
+    machine: r.machine_name === '' ? null : r.machine_name,
     command: r.command,
     envNames: [
       ...Object.keys(JSON.parse(r.env) as object),
@@ -103,6 +104,18 @@ export interface MachineRow {
   pending_count: number;
   created_at: number;
   updated_at: number;
+  host_key: string | null;
+  key_created_at: number | null;
+  status: string;
+  status_since: number | null;
+  last_error: string | null;
+  health_at: number | null;
+  cpu_percent: number | null;
+  load1: number | null;
+  mem_used: number | null;
+  mem_total: number | null;
+  disk_used: number | null;
+  disk_total: number | null;
 }
 
 export const MACHINE_SELECT = `SELECT m.*, tm.name AS team_name, r.name AS region_name
@@ -124,6 +137,23 @@ export function toMachine(r: MachineRow): Machine {
     pending: r.pending_count,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    hostKey: r.host_key,
+    keyCreatedAt: r.key_created_at,
+    status: r.status as MachineStatus,
+    statusSince: r.status_since,
+    lastError: r.last_error,
+    health:
+      r.health_at === null
+        ? null
+        : {
+            at: r.health_at,
+            cpuPercent: r.cpu_percent,
+            load1: r.load1,
+            memUsedBytes: r.mem_used,
+            memTotalBytes: r.mem_total,
+            diskUsedBytes: r.disk_used,
+            diskTotalBytes: r.disk_total,
+          },
   };
 }
 

@@ -1,6 +1,5 @@
 import { AppError, conflict, notFound } from '../../core/errors.js';
 import type { Assignment, FailureReason, Priority, TaskStatus } from '../../core/types.js';
-import { laneDepth, pickForMachine, type SlotState } from '../../scheduler/ordering.js';
 import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
 import { CounterDelta, MachineDelta } from '../counters.js';
 import type {
@@ -13,8 +12,9 @@ import type {
   TransitionSummary,
 } from '../store.js';
 import type { Statements } from './connection.js';
+import { SqliteClaim } from './sqlite-claim.js';
 
-const PRIORITIES: readonly Priority[] = [1, 2, 3, 4, 5];
+const _PRIORITIES: readonly Priority[] = [1, 2, 3, 4, 5];
 const CAP_MARKER = '\n[rediacc: output cap reached; further output of this task is discarded]\n';
 
 interface LiveRow {
@@ -61,7 +61,11 @@ class Changes {
 
 /** The queue's writes on SQLite; every public method is one transaction. */
 export class SqliteQueue {
-  constructor(private readonly st: Statements) {}
+  private readonly claimer: SqliteClaim;
+
+  constructor(private readonly st: Statements) {
+    this.claimer = new SqliteClaim(st);
+  }
 
   private tx<T>(fn: () => T): T {
     return this.st.db.transaction(fn).immediate();
@@ -87,14 +91,27 @@ export class SqliteQueue {
       const insert = this.st.get(
         `INSERT INTO tasks (task_id, batch_id, team_id, region_id, machine_id, machine_name, status, priority, command,
            env, secret_env, retry_count, retry_delay_s, backoff, failure_action, timeout_s, attempt_limit, created_at,
-           queued_at, created_by)
-         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           queued_at, created_by, selector)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      const findTeam = this.st.get('SELECT id FROM teams WHERE name = ?');
+      const findRegion = this.st.get('SELECT id FROM regions WHERE name = ?');
       const machines = new Map<string, { id: number; team_id: number; region_id: number }>();
       const ch = new Changes();
       tasks.forEach((t, index) => {
         let m = machines.get(t.machine);
-        if (m === undefined) {
+        if (t.selector !== undefined) {
+          const team = findTeam.get(t.selector.team) as { id: number } | undefined;
+          const region = findRegion.get(t.selector.region) as { id: number } | undefined;
+          if (team === undefined || region === undefined) {
+            throw new AppError(
+              'TEAM_NOT_FOUND',
+              `team '${t.selector.team}' or region '${t.selector.region}' does not exist`,
+              404,
+            );
+          }
+          m = { id: null as unknown as number, team_id: team.id, region_id: region.id };
+        } else if (m === undefined) {
           m = findMachine.get(t.machine) as typeof m;
           if (m === undefined) {
             throw new AppError('MACHINE_NOT_FOUND', `machine '${t.machine}' does not exist`, 404, {
@@ -108,7 +125,7 @@ export class SqliteQueue {
           t.batchId,
           m.team_id,
           m.region_id,
-          m.id,
+          t.selector === undefined ? m.id : null,
           t.machine,
           t.priority,
           t.command,
@@ -123,9 +140,10 @@ export class SqliteQueue {
           now,
           now,
           t.createdBy,
+          t.selector === undefined ? null : JSON.stringify(t.selector.labels),
         );
         ch.counters.move(m.team_id, t.priority, null, 'pending');
-        ch.machines.move(m.id, null, 'pending');
+        if (t.selector === undefined) ch.machines.move(m.id, null, 'pending');
       });
       this.flush(ch);
     });
@@ -133,114 +151,12 @@ export class SqliteQueue {
 
   claim(req: ClaimRequest): Assignment[] {
     return this.tx(() => {
-      const bridge = this.st.get('SELECT id FROM bridges WHERE name = ?').get(req.bridge) as
-        | { id: number }
-        | undefined;
-      if (bridge === undefined)
-        throw notFound('BRIDGE_NOT_FOUND', `bridge '${req.bridge}' is not registered`);
-      this.st.get('UPDATE bridges SET last_seen_at = ? WHERE id = ?').run(req.now, bridge.id);
-      const machines = this.st
-        .get(
-          `SELECT m.id, m.name, m.concurrency, m.running_count, m.transport, m.host, m.port, m.ssh_user, tm.name AS team
-           FROM machines m JOIN regions r ON r.id = m.region_id JOIN teams tm ON tm.id = m.team_id
-           WHERE r.name = ? AND m.pending_count > 0 AND m.running_count < m.concurrency + ?
-           ORDER BY m.running_count, m.id`,
-        )
-        .all(req.region, req.criticalReserve) as {
-        id: number;
-        name: string;
-        concurrency: number;
-        running_count: number;
-        transport: 'local' | 'ssh';
-        host: string | null;
-        port: number | null;
-        ssh_user: string | null;
-        team: string;
-      }[];
-      const lane = this.st.get(
-        `SELECT seq, priority, queued_at AS createdAt FROM tasks
-         WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
-      );
-      const assign = this.st.get(
-        `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?
-         WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env, secret_env`,
-      );
-      const addAttempt = this.st.get(
-        `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
-         VALUES (?, ?, 'running', ?, ?, ?)`,
-      );
       const ch = new Changes();
-      const out: Assignment[] = [];
-      for (const m of machines) {
-        const remaining = req.max - out.length;
-        if (remaining <= 0) break;
-        const slots: SlotState = {
-          running: m.running_count,
-          concurrency: m.concurrency,
-          criticalReserve: req.criticalReserve,
-          max: remaining,
-        };
-        const lanes = PRIORITIES.map((p) => {
-          const depth = laneDepth(p, slots);
-          return depth > 0
-            ? (lane.all(m.id, p, depth) as { seq: number; priority: Priority; createdAt: number }[])
-            : [];
-        });
-        for (const pick of pickForMachine(lanes, slots, req.now, req.agingIntervalMs)) {
-          const row = assign.get(bridge.id, req.now + req.leaseMs, pick.seq) as {
-            task_id: string;
-            team_id: number;
-            attempts: number;
-            command: string;
-            timeout_s: number | null;
-            env: string;
-            secret_env: string;
-          };
-          addAttempt.run(pick.seq, row.attempts, bridge.id, m.name, req.now);
-          ch.counters.move(row.team_id, pick.priority, 'pending', 'assigned');
-          ch.machines.move(m.id, 'pending', 'assigned');
-          ch.bridgeRunning(bridge.id, 1);
-          out.push({
-            taskId: row.task_id,
-            attempt: row.attempts,
-            command: row.command,
-            timeoutSeconds: row.timeout_s,
-            team: m.team,
-            priority: pick.priority,
-            machine: { name: m.name, transport: m.transport, host: m.host, port: m.port, user: m.ssh_user },
-            env: JSON.parse(row.env) as Record<string, string>,
-            ...this.secretsFor(row.team_id, row.secret_env),
-          });
-        }
-      }
+      const out = this.claimer.claim(req, ch.counters, ch.machines);
+      for (const a of out) ch.bridgeRunning(a.bridgeId, 1);
       this.flush(ch);
-      return out;
+      return out.map((a) => a.assignment);
     });
-  }
-
-  /** The ciphertext a bridge needs for a task's vault variables (the current version of each key). */
-  private secretsFor(teamId: number, secretEnvJson: string): Pick<Assignment, 'secrets' | 'vault'> {
-    const refs = Object.entries(JSON.parse(secretEnvJson) as Record<string, string>);
-    if (refs.length === 0) return { secrets: [], vault: null };
-    const master = this.st.get('SELECT kdf FROM vault_master WHERE id = 1').get() as
-      | { kdf: string }
-      | undefined;
-    const key = this.st.get('SELECT wrapped FROM vault_team_keys WHERE team_id = ?').get(teamId) as
-      | { wrapped: string }
-      | undefined;
-    const secret = this.st.get(
-      'SELECT version, ciphertext FROM vault_secrets WHERE team_id = ? AND name = ?',
-    );
-    const secrets: Assignment['secrets'] = [];
-    for (const [env, name] of refs) {
-      const s = secret.get(teamId, name) as { version: number; ciphertext: string } | undefined;
-      // A key deleted since the task was created reaches the bridge without ciphertext; it fails the attempt.
-      secrets.push({ env, key: name, version: s?.version ?? 0, ciphertext: s?.ciphertext ?? '' });
-    }
-    return {
-      secrets,
-      vault: master === undefined || key === undefined ? null : { kdf: master.kdf, teamKey: key.wrapped },
-    };
   }
 
   report(r: BridgeReport): ReportOutcome {

@@ -1,0 +1,48 @@
+/**
+ * The script a bridge runs on an SSH machine for one attempt. It contains no
+ * secret: environment values arrive on the channel's stdin (base64, one
+ * NAME=value per line, then an empty line), so they never show in the remote
+ * process list. The command gets stdin from /dev/null; the script keeps the
+ * channel's stdin open and watches it: end of input (cancel, timeout, or the
+ * bridge or its connection gone) stops every process that carries the
+ * attempt's marker in its environment — also those that left the process
+ * group or session (setsid, double fork).
+ */
+export function remoteScript(attemptId: string, command: string, killGraceSeconds: number): string {
+  if (!/^[A-Za-z0-9-]+$/.test(attemptId)) throw new Error('attempt id must be alphanumeric');
+  const b64 = Buffer.from(command, 'utf8').toString('base64');
+  const script = [
+    `id=${attemptId}`,
+    `cmd=$(printf %s ${b64} | base64 -d; printf x); cmd=\${cmd%x}`,
+    'while IFS= read -r l && [ -n "$l" ]; do',
+    '  v=$(printf %s "${l#*=}" | base64 -d; printf x); export "${l%%=*}=${v%x}"',
+    'done',
+    'stop() {',
+    '  for sig in TERM KILL; do',
+    '    for p in /proc/[0-9]*; do',
+    '      if tr "\\0" "\\n" < "$p/environ" 2>/dev/null | grep -qx "RDC_ATTEMPT=$id"; then kill -$sig "${p#/proc/}" 2>/dev/null; fi',
+    '    done',
+    `    [ $sig = TERM ] && sleep ${killGraceSeconds}`,
+    '  done',
+    '}',
+    // The watcher starts before the marker is set, so it never matches itself; once
+    // it is stopping, the script's own exit must not interrupt it (TERM ignored).
+    '( cat >/dev/null; trap "" TERM; stop ) &',
+    'watcher=$!',
+    'RDC_ATTEMPT=$id sh -c "$cmd" </dev/null &',
+    'wait $!',
+    'rc=$?',
+    'kill $watcher 2>/dev/null',
+    'exit $rc',
+  ].join('\n');
+  return `sh -c '${script.replaceAll("'", "'\\''")}'`;
+}
+
+/** The stdin preamble that carries the environment: base64 values, then an empty line. */
+export function envPreamble(env: Record<string, string>): string {
+  const lines = Object.entries(env).map(([k, v]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment name ${k}`);
+    return `${k}=${Buffer.from(v, 'utf8').toString('base64')}`;
+  });
+  return `${lines.join('\n')}${lines.length > 0 ? '\n' : ''}\n`;
+}

@@ -1,0 +1,222 @@
+import { notFound } from '../../core/errors.js';
+import type { Assignment, Priority } from '../../core/types.js';
+import { compareCandidates, laneDepth, pickForMachine, type SlotState } from '../../scheduler/ordering.js';
+import { pickLeastLoaded } from '../../scheduler/placement.js';
+import type { CounterDelta, MachineDelta } from '../counters.js';
+import type { ClaimRequest } from '../store.js';
+import type { Statements } from './connection.js';
+
+const PRIORITIES: readonly Priority[] = [1, 2, 3, 4, 5];
+
+interface MachineRow {
+  id: number;
+  name: string;
+  team_id: number;
+  team: string;
+  concurrency: number;
+  running_count: number;
+  pending_count: number;
+  transport: 'local' | 'ssh';
+  host: string | null;
+  port: number | null;
+  ssh_user: string | null;
+  host_key: string | null;
+  labels: string;
+  status: string;
+  cpu_percent: number | null;
+  mem_used: number | null;
+  mem_total: number | null;
+}
+
+interface Claimed {
+  assignment: Assignment;
+  bridgeId: number;
+}
+
+/**
+ * Claiming on SQLite: the heads of each machine's priority lanes, merged by
+ * the pure ordering rules, then waiting tasks with a label selector placed on
+ * the least loaded matching machine. Runs inside the caller's transaction.
+ */
+export class SqliteClaim {
+  constructor(private readonly st: Statements) {}
+
+  claim(req: ClaimRequest, counters: CounterDelta, slots: MachineDelta): Claimed[] {
+    const bridge = this.st.get('SELECT id FROM bridges WHERE name = ?').get(req.bridge) as
+      | { id: number }
+      | undefined;
+    if (bridge === undefined) throw notFound('BRIDGE_NOT_FOUND', `bridge '${req.bridge}' is not registered`);
+    this.st.get('UPDATE bridges SET last_seen_at = ? WHERE id = ?').run(req.now, bridge.id);
+    const region = this.st.get('SELECT id FROM regions WHERE name = ?').get(req.region) as
+      | { id: number }
+      | undefined;
+    if (region === undefined) return [];
+    const machines = this.st
+      .get(
+        `SELECT m.id, m.name, m.team_id, tm.name AS team, m.concurrency, m.running_count, m.pending_count, m.transport,
+           m.host, m.port, m.ssh_user, m.host_key, m.labels, m.status, m.cpu_percent, m.mem_used, m.mem_total
+         FROM machines m JOIN teams tm ON tm.id = m.team_id WHERE m.region_id = ? ORDER BY m.running_count, m.id`,
+      )
+      .all(region.id) as MachineRow[];
+    const out: Claimed[] = [];
+    const take = (m: MachineRow, seq: number, priority: Priority) => {
+      out.push({
+        assignment: this.assign(req, bridge.id, m, seq, priority, counters, slots),
+        bridgeId: bridge.id,
+      });
+      m.running_count += 1;
+    };
+    this.placeSelected(req, region.id, machines, take, out, slots);
+    const lane = this.st.get(
+      `SELECT seq, priority, queued_at AS createdAt FROM tasks
+       WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
+    );
+    for (const m of machines) {
+      const remaining = req.max - out.length;
+      if (remaining <= 0) break;
+      if (m.pending_count <= 0 || m.running_count >= m.concurrency + req.criticalReserve) continue;
+      const state: SlotState = {
+        running: m.running_count,
+        concurrency: m.concurrency,
+        criticalReserve: req.criticalReserve,
+        max: remaining,
+      };
+      const lanes = PRIORITIES.map((p) => {
+        const depth = laneDepth(p, state);
+        return depth > 0
+          ? (lane.all(m.id, p, depth) as { seq: number; priority: Priority; createdAt: number }[])
+          : [];
+      });
+      for (const pick of pickForMachine(lanes, state, req.now, req.agingIntervalMs))
+        take(m, pick.seq, pick.priority);
+    }
+    return out;
+  }
+
+  /** Waiting tasks with a selector go to the least loaded matching machine with a free slot. */
+  private placeSelected(
+    req: ClaimRequest,
+    regionId: number,
+    machines: MachineRow[],
+    take: (m: MachineRow, seq: number, priority: Priority) => void,
+    out: Claimed[],
+    slots: MachineDelta,
+  ): void {
+    const waiting = this.st
+      .get(
+        `SELECT seq, priority, queued_at AS createdAt, team_id, selector FROM tasks
+         WHERE status = 'pending' AND machine_id IS NULL AND region_id = ? ORDER BY priority, seq LIMIT ?`,
+      )
+      .all(regionId, Math.max(1, req.max) * 4) as {
+      seq: number;
+      priority: Priority;
+      createdAt: number;
+      team_id: number;
+      selector: string;
+    }[];
+    if (waiting.length === 0) return;
+    waiting.sort((a, b) => compareCandidates(a, b, req.now, req.agingIntervalMs));
+    for (const t of waiting) {
+      if (out.length >= req.max) return;
+      const reserve = t.priority === 1 ? req.criticalReserve : 0;
+      const candidates = machines
+        .filter((m) => m.team_id === t.team_id)
+        .map((m) => ({
+          row: m,
+          name: m.name,
+          online: m.status !== 'offline',
+          labels: JSON.parse(m.labels) as Record<string, string>,
+          running: m.running_count,
+          concurrency: m.concurrency + reserve,
+          cpuPercent: m.cpu_percent,
+          memoryUsedRatio: m.mem_used !== null && m.mem_total ? m.mem_used / m.mem_total : null,
+        }));
+      const best = pickLeastLoaded(candidates, JSON.parse(t.selector) as Record<string, string>);
+      if (best === null) continue;
+      this.st
+        .get(`UPDATE tasks SET machine_id = ?, machine_name = ? WHERE seq = ?`)
+        .run(best.row.id, best.row.name, t.seq);
+      // It joins the machine's queue and leaves it at once: keep the pending count balanced.
+      slots.move(best.row.id, null, 'pending');
+      take(best.row, t.seq, t.priority);
+    }
+  }
+
+  private assign(
+    req: ClaimRequest,
+    bridgeId: number,
+    m: MachineRow,
+    seq: number,
+    priority: Priority,
+    counters: CounterDelta,
+    slots: MachineDelta,
+  ): Assignment {
+    const row = this.st
+      .get(
+        `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?
+         WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env, secret_env`,
+      )
+      .get(bridgeId, req.now + req.leaseMs, seq) as {
+      task_id: string;
+      team_id: number;
+      attempts: number;
+      command: string;
+      timeout_s: number | null;
+      env: string;
+      secret_env: string;
+    };
+    this.st
+      .get(
+        `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
+         VALUES (?, ?, 'running', ?, ?, ?)`,
+      )
+      .run(seq, row.attempts, bridgeId, m.name, req.now);
+    counters.move(row.team_id, priority, 'pending', 'assigned');
+    slots.move(m.id, 'pending', 'assigned');
+    const refs = Object.entries(JSON.parse(row.secret_env) as Record<string, string>);
+    const secret = this.st.get(
+      'SELECT version, ciphertext FROM vault_secrets WHERE team_id = ? AND name = ?',
+    );
+    const sshKey =
+      m.transport === 'ssh'
+        ? ((secret.get(row.team_id, `ssh/${m.name}`) as
+            | { version: number; ciphertext: string }
+            | undefined) ?? null)
+        : null;
+    const needsVault = refs.length > 0 || sshKey !== null;
+    return {
+      taskId: row.task_id,
+      attempt: row.attempts,
+      command: row.command,
+      timeoutSeconds: row.timeout_s,
+      team: m.team,
+      priority,
+      machine: {
+        name: m.name,
+        transport: m.transport,
+        host: m.host,
+        port: m.port,
+        user: m.ssh_user,
+        hostKey: m.host_key,
+        sshKey: sshKey === null ? null : { key: `ssh/${m.name}`, ...sshKey },
+      },
+      env: JSON.parse(row.env) as Record<string, string>,
+      secrets: refs.map(([env, name]) => {
+        // A key deleted since the task was created reaches the bridge without ciphertext; it fails the attempt.
+        const s = secret.get(row.team_id, name) as { version: number; ciphertext: string } | undefined;
+        return { env, key: name, version: s?.version ?? 0, ciphertext: s?.ciphertext ?? '' };
+      }),
+      vault: needsVault ? this.vaultFor(row.team_id) : null,
+    };
+  }
+
+  private vaultFor(teamId: number): Assignment['vault'] {
+    const master = this.st.get('SELECT kdf FROM vault_master WHERE id = 1').get() as
+      | { kdf: string }
+      | undefined;
+    const key = this.st.get('SELECT wrapped FROM vault_team_keys WHERE team_id = ?').get(teamId) as
+      | { wrapped: string }
+      | undefined;
+    return master === undefined || key === undefined ? null : { kdf: master.kdf, teamKey: key.wrapped };
+  }
+}
