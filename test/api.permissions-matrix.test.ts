@@ -98,6 +98,19 @@ const CASES: Record<string, Case> = {
     rule: { scope: 'bridge' },
     req: () => ({ url: '/bridge/report', body: {} }),
   },
+  'GET /api/v1/bridge/machines': { rule: { scope: 'bridge' }, req: () => ({ url: '/bridge/machines' }) },
+  'POST /api/v1/bridge/host-key': {
+    rule: { scope: 'bridge' },
+    req: (c) => ({ url: '/bridge/host-key', body: { machine: c.machine, hostKey: 'ssh-ed25519 AAAA' } }),
+  },
+  'POST /api/v1/bridge/health': {
+    rule: { scope: 'bridge' },
+    req: () => ({ url: '/bridge/health', body: { reports: [] } }),
+  },
+  'GET /api/v1/machines/{name}/health': {
+    rule: team('viewer', 'MACHINE_NOT_FOUND'),
+    req: (c) => ({ url: `/machines/${c.machine}/health` }),
+  },
   'POST /api/v1/users': {
     rule: { scope: 'admin' },
     req: (_c, who) => ({ url: '/users', body: { email: `new-${who}-${Date.now()}@x` } }),

@@ -1,4 +1,8 @@
 import type { Assignment, FailureReason, OutputStream } from '../core/types.js';
+import type { BridgeMachine } from '../server/fleet-service.js';
+import type { HealthReport } from '../store/store.js';
+
+export type { BridgeMachine, HealthReport };
 
 export interface AttemptRef {
   taskId: string;
@@ -39,4 +43,8 @@ export interface BridgeApi {
    */
   claim(max: number, waitMs: number, stopping: AttemptRef[], signal?: AbortSignal): Promise<ClaimResponse>;
   report(body: ReportBody): Promise<{ cancel: AttemptRef[] }>;
+  /** The machines of the bridge's region, to probe their health. */
+  machines(): Promise<BridgeMachine[]>;
+  pinHostKey(machine: string, hostKey: string): Promise<void>;
+  health(reports: HealthReport[]): Promise<void>;
 }

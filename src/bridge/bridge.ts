@@ -4,7 +4,9 @@ import type { Assignment, Transport as TransportKind } from '../core/types.js';
 import { Keyring } from '../vault/keyring.js';
 import { Redactor } from '../vault/redactor.js';
 import type { AttemptRef, BridgeApi } from './api.js';
+import { HealthProbe } from './health-probe.js';
 import { Reporter } from './reporter.js';
+import type { SshPool } from './transports/ssh-pool.js';
 import type { RunHandle, Transport } from './transports/transport.js';
 
 export interface BridgeOptions {
@@ -17,8 +19,12 @@ export interface BridgeOptions {
   claimWaitMs?: number;
   /** Output sent per attempt at most; the control plane caps what it stores. Default 10 MiB. */
   outputCapBytes?: number;
-  /** Opens the team vaults for tasks with `--env NAME=vault:KEY`; without it such tasks fail. */
+  /** Opens the team vaults for tasks with `--env NAME=vault:KEY` and SSH keys; without it such tasks fail. */
   masterPassword?: string;
+  /** The SSH connection pool, when the bridge serves SSH machines (also used for health probes). */
+  pool?: SshPool;
+  /** How often machines' health is read. Default 15 s; 0 turns it off. */
+  healthIntervalMs?: number;
 }
 
 const CLAIM_RETRY_MIN_MS = 250;
@@ -44,11 +50,14 @@ export class Bridge {
   private leaseMs = 30_000;
   private pollMax = 0;
   private readonly keyring: Keyring | null;
+  private readonly health: HealthProbe | null;
 
   constructor(private readonly o: BridgeOptions) {
     this.maxRunning = o.maxRunning ?? 256;
     this.claimWaitMs = o.claimWaitMs ?? 20_000;
     this.keyring = o.masterPassword === undefined ? null : new Keyring(o.masterPassword);
+    const every = o.healthIntervalMs ?? 15_000;
+    this.health = every > 0 ? new HealthProbe(o.api, o.pool ?? null, this.keyring, o.logger, every) : null;
     this.reporter = new Reporter(
       o.api,
       o.logger,
@@ -64,6 +73,7 @@ export class Bridge {
 
   start(): void {
     this.loop ??= this.claimLoop();
+    this.health?.start();
     this.scheduleHeartbeat();
   }
 
@@ -130,8 +140,10 @@ export class Bridge {
       return;
     }
     let secrets: Record<string, string>;
+    let privateKey: string | null = null;
     try {
       secrets = this.openSecrets(task);
+      privateKey = this.openSshKey(task);
     } catch (err) {
       const message = `rediacc: cannot open the vault values of this task: ${(err as Error).message}\n`;
       log.error({ err: (err as Error).message }, 'cannot open vault values');
@@ -148,10 +160,14 @@ export class Bridge {
     };
     let handle: RunHandle;
     try {
-      handle = transport.run({ ...task, env: { ...task.env, ...secrets } }, (stream, data) => {
-        const safe = redactors[stream].write(data);
-        if (safe.length > 0) this.reporter.output(ref, stream, safe, Date.now());
-      });
+      handle = transport.run(
+        { ...task, env: { ...task.env, ...secrets } },
+        (stream, data) => {
+          const safe = redactors[stream].write(data);
+          if (safe.length > 0) this.reporter.output(ref, stream, safe, Date.now());
+        },
+        { privateKey },
+      );
     } catch (err) {
       // A command the system refuses to start (a NUL byte, say) fails this attempt only.
       log.error({ err: (err as Error).message }, 'cannot start the command');
@@ -221,6 +237,16 @@ export class Bridge {
     return out;
   }
 
+  /** The machine's SSH private key from the team vault (SSH machines only). */
+  private openSshKey(task: Assignment): string | null {
+    const k = task.machine.sshKey;
+    if (task.machine.transport !== 'ssh' || k === null) return null;
+    if (this.keyring === null)
+      throw new Error('this bridge has no master password (REDIACC_MASTER_PASSWORD)');
+    if (task.vault === null) throw new Error(`team '${task.team}' has no vault key`);
+    return this.keyring.decrypt(task.vault, task.team, k.key, k.version, k.ciphertext);
+  }
+
   private cancel(refs: AttemptRef[]): void {
     for (const ref of refs) {
       const r = this.running.get(key(ref));
@@ -239,6 +265,7 @@ export class Bridge {
     this.stopped = true;
     this.poll?.abort();
     clearInterval(this.heartbeatTimer);
+    await this.health?.stop();
     if (options.killRunning) for (const r of this.running.values()) r.handle.kill();
     await Promise.allSettled([...this.running.values()].map((r) => r.handle.done));
     await this.loop;

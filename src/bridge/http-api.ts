@@ -1,5 +1,5 @@
 import { AppError } from '../core/errors.js';
-import type { AttemptRef, BridgeApi, ClaimResponse, ReportBody } from './api.js';
+import type { AttemptRef, BridgeApi, BridgeMachine, ClaimResponse, HealthReport, ReportBody } from './api.js';
 
 /** The standalone bridge's link to the control plane over HTTP. */
 export class HttpBridgeApi implements BridgeApi {
@@ -17,11 +17,26 @@ export class HttpBridgeApi implements BridgeApi {
     return this.post('/api/v1/bridge/report', body) as Promise<{ cancel: AttemptRef[] }>;
   }
 
+  machines(): Promise<BridgeMachine[]> {
+    return this.post('/api/v1/bridge/machines', undefined) as Promise<BridgeMachine[]>;
+  }
+
+  async pinHostKey(machine: string, hostKey: string): Promise<void> {
+    await this.post('/api/v1/bridge/host-key', { machine, hostKey });
+  }
+
+  async health(reports: HealthReport[]): Promise<void> {
+    await this.post('/api/v1/bridge/health', { reports });
+  }
+
   private async post(path: string, body: unknown, signal?: AbortSignal): Promise<unknown> {
     const res = await fetch(new URL(path, this.baseUrl), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       ...(signal === undefined ? {} : { signal }),
     });
     const text = await res.text();

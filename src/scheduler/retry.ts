@@ -20,7 +20,12 @@ export function decideAfterFailure(
   now: number,
   random: () => number = Math.random,
 ): AfterFailure {
-  const retryable = reason !== 'CANCELLED' && reason !== 'MACHINE_DELETED';
+  // A changed host key stays changed until an operator looks at it: retrying would only repeat the refusal.
+  const retryable =
+    reason !== 'CANCELLED' &&
+    reason !== 'MACHINE_DELETED' &&
+    reason !== 'HOST_KEY_MISMATCH' &&
+    reason !== 'ROLLOUT_HALTED';
   if (retryable && state.attempt < state.attemptLimit) {
     return {
       next: 'retrying',

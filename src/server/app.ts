@@ -6,7 +6,9 @@ import { installAuditHook } from './audit-hook.js';
 import { installAuth } from './auth.js';
 import type { Bus } from './bus.js';
 import { installErrorHandling } from './errors.js';
+import type { FleetService } from './fleet-service.js';
 import { auditRoutes } from './routes/audit.js';
+import { bridgeFleetRoutes } from './routes/bridge-fleet.js';
 import { bridgeRoutes } from './routes/bridges.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fleetRoutes } from './routes/fleet.js';
@@ -25,6 +27,7 @@ export interface AppOptions {
   store: Store;
   bus: Bus;
   service: TaskService;
+  fleet: FleetService;
   settings: ServerSettings;
   logger: Logger;
   clock: () => number;
@@ -88,6 +91,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       identityRoutes(api, deps);
       vaultRoutes(api, deps);
       auditRoutes(api, deps);
+      bridgeFleetRoutes(api, { ...deps, fleet: o.fleet });
     },
     { prefix: API_PREFIX },
   );

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { iso } from '../core/time.js';
 import {
   type Alert,
@@ -72,6 +73,13 @@ export function presentMachine(m: Machine) {
     pending: m.pending,
     createdAt: iso(m.createdAt),
     updatedAt: iso(m.updatedAt),
+    status: m.status,
+    statusSince: iso(m.statusSince),
+    lastError: m.lastError,
+    hostKey: m.hostKey,
+    hostKeyFingerprint: m.hostKey === null ? null : fingerprint(m.hostKey),
+    keyCreatedAt: iso(m.keyCreatedAt),
+    health: m.health === null ? null : { ...m.health, at: iso(m.health.at) },
   };
 }
 
@@ -92,4 +100,12 @@ export function presentAlert(a: Alert) {
 
 export function presentChunk(c: OutputChunk) {
   return { id: c.id, attempt: c.attempt, stream: c.stream, at: iso(c.at) as string, data: c.data };
+}
+
+/** OpenSSH's SHA256 fingerprint of a public key line ("SHA256:…" as ssh-keygen -l prints). */
+export function fingerprint(publicKey: string): string | null {
+  const data = publicKey.trim().split(/\s+/)[1];
+  if (data === undefined) return null;
+  const digest = createHash('sha256').update(Buffer.from(data, 'base64')).digest('base64');
+  return `SHA256:${digest.replace(/=+$/, '')}`;
 }

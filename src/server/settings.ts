@@ -21,6 +21,8 @@ export interface ServerSettings {
   logRetentionDays: number;
   /** How often old output is looked for. Default 1 h. */
   retentionIntervalMs: number;
+  /** A machine unreachable for longer turns offline (alert). Default 60 s. */
+  offlineAfterMs: number;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -33,6 +35,7 @@ export const DEFAULT_SETTINGS: ServerSettings = {
   sweepIntervalMs: SECOND_MS,
   logRetentionDays: 30,
   retentionIntervalMs: 60 * MINUTE_MS,
+  offlineAfterMs: 60 * SECOND_MS,
 };
 
 export const DEFAULT_MACHINE_CONCURRENCY = 4;

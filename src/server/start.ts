@@ -5,12 +5,13 @@ import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
-import { LocalTransport } from '../bridge/transports/local.js';
+import { standardTransports } from '../bridge/setup.js';
 import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { InProcessBus } from './bus.js';
+import { FleetService } from './fleet-service.js';
 import { archiveOldOutput } from './retention.js';
 import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { TaskService } from './task-service.js';
@@ -27,6 +28,8 @@ export interface ServerOptions {
   bridge?: boolean;
   settings?: Partial<ServerSettings>;
   adminToken?: string;
+  /** How often the embedded bridge reads machines' health. Default 15 s; 0 turns it off. */
+  healthIntervalMs?: number;
   /** The vault's master password, for the quick-start setup and the embedded bridge. */
   masterPassword?: string;
   logger?: Logger;
@@ -38,6 +41,7 @@ export interface RunningServer {
   app: FastifyInstance;
   store: Store;
   service: TaskService;
+  fleet: FleetService;
   bridge: Bridge | null;
   boot: BootstrapResult;
   close(): Promise<void>;
@@ -58,12 +62,14 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     o.masterPassword ?? (existsSync(masterFile) ? readFileSync(masterFile, 'utf8').trim() : undefined);
   const bus = new InProcessBus();
   const service = new TaskService(store, bus, settings, logger, clock);
-  const app = await buildApp({ store, bus, service, settings, logger, clock, version: VERSION });
+  const fleet = new FleetService(store, bus, logger, clock);
+  const app = await buildApp({ store, bus, service, fleet, settings, logger, clock, version: VERSION });
 
   const sweep = async () => {
     try {
       await service.expireLeases();
       await service.promoteDueRetries();
+      await fleet.markOffline(settings.offlineAfterMs);
     } catch (err) {
       logger.error({ err }, 'periodic duty failed');
     }
@@ -72,9 +78,9 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   const sweeper = setInterval(sweep, settings.sweepIntervalMs);
   sweeper.unref();
   const retain = () =>
-    archiveOldOutput(store, dataDir, settings.logRetentionDays, clock(), logger).catch((err: unknown) =>
-      logger.error({ err }, 'archiving old output failed'),
-    );
+    archiveOldOutput(store, dataDir, settings.logRetentionDays, clock(), logger)
+      .then(() => fleet.prune())
+      .catch((err: unknown) => logger.error({ err }, 'archiving old output failed'));
   void retain();
   const retention = setInterval(retain, settings.retentionIntervalMs);
   retention.unref();
@@ -83,12 +89,17 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   if (o.bridge !== false) {
     const name = EMBEDDED_BRIDGE;
     await store.upsertBridge(name, 'default', clock());
+    const api = new LocalBridgeApi(service, fleet, name, 'default');
+    const log = logger.child({ bridge: name, host: hostname() });
+    const { transports, pool } = standardTransports(api, log, { stateDir: join(dataDir, 'embedded-bridge') });
     bridge = new Bridge({
-      api: new LocalBridgeApi(service, name, 'default'),
-      transports: { local: new LocalTransport({ stateDir: join(dataDir, 'embedded-bridge') }) },
-      logger: logger.child({ bridge: name, host: hostname() }),
+      api,
+      transports,
+      pool,
+      logger: log,
       outputCapBytes: settings.outputCapBytes,
       ...(masterPassword === undefined ? {} : { masterPassword }),
+      ...(o.healthIntervalMs === undefined ? {} : { healthIntervalMs: o.healthIntervalMs }),
     });
   }
 
@@ -105,6 +116,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     app,
     store,
     service,
+    fleet,
     bridge,
     boot,
     close: () => {

@@ -28,6 +28,7 @@ export interface Store {
   readonly identity: IdentityStore;
   readonly vault: VaultStore;
   readonly audit: AuditStore;
+  readonly fleet: FleetStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -135,10 +136,12 @@ export interface NewMachine {
   host: string | null;
   port: number | null;
   user: string | null;
+  /** Pinned SSH host key; null: recorded on the first connection. */
+  hostKey?: string | null;
 }
 
 export type MachinePatch = Partial<
-  Pick<NewMachine, 'concurrency' | 'labels' | 'region' | 'host' | 'port' | 'user'>
+  Pick<NewMachine, 'concurrency' | 'labels' | 'region' | 'host' | 'port' | 'user' | 'hostKey'>
 >;
 
 export interface NewTask {
@@ -358,4 +361,47 @@ export interface AuditStore {
   list(filter: AuditFilter): Promise<AuditRecord[]>;
   /** The newest record's id and hash as written alongside it, to notice a removed tail. */
   head(): Promise<{ id: number; hash: string } | null>;
+}
+
+export interface HealthReport {
+  machine: string;
+  at: number;
+  ok: boolean;
+  error: string | null;
+  cpuPercent: number | null;
+  load1: number | null;
+  memUsedBytes: number | null;
+  memTotalBytes: number | null;
+  diskUsedBytes: number | null;
+  diskTotalBytes: number | null;
+}
+
+export interface HealthPoint {
+  minute: number;
+  cpuPercent: number | null;
+  load1: number | null;
+  memUsedBytes: number | null;
+  memTotalBytes: number | null;
+  diskUsedBytes: number | null;
+  diskTotalBytes: number | null;
+}
+
+/** Machine health and SSH details kept for the bridges. */
+export interface FleetStore {
+  /** Pins a machine's host key if none is pinned yet; false when another key is pinned. */
+  pinHostKey(machine: string, hostKey: string, now: number): Promise<boolean>;
+  /** Latest values and one sample per minute; returns machines whose status changed. */
+  recordHealth(
+    reports: readonly HealthReport[],
+    now: number,
+  ): Promise<{ machine: string; team: string; status: 'online' }[]>;
+  /** Machines unreachable for longer than `offlineAfterMs` turn offline (with an alert); returns them. */
+  markOffline(
+    now: number,
+    offlineAfterMs: number,
+  ): Promise<{ machine: string; team: string; region: string }[]>;
+  healthHistory(machine: string, sinceMinute: number): Promise<HealthPoint[]>;
+  /** Drops history older than `beforeMinute`. */
+  pruneHealth(beforeMinute: number): Promise<void>;
+  setKeyCreatedAt(machine: string, at: number): Promise<void>;
 }

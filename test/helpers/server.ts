@@ -24,7 +24,12 @@ export interface TestServer {
 
 /** A real server on a random loopback port with its own SQLite file. */
 export async function startTestServer(
-  options: { settings?: Partial<ServerSettings>; bridge?: boolean; dataDir?: string } = {},
+  options: {
+    settings?: Partial<ServerSettings>;
+    bridge?: boolean;
+    dataDir?: string;
+    healthIntervalMs?: number;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rediacc-test-'));
   const server = await startServer({
@@ -34,6 +39,7 @@ export async function startTestServer(
     logger: pino({ level: process.env.REDIACC_TEST_LOG ?? 'silent' }),
     bridge: options.bridge ?? true,
     settings: options.settings ?? {},
+    ...(options.healthIntervalMs === undefined ? {} : { healthIntervalMs: options.healthIntervalMs }),
   });
   const url = server.url;
   return {

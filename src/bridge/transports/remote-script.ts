@@ -20,14 +20,17 @@ export function remoteScript(attemptId: string, command: string, killGraceSecond
     'stop() {',
     '  for sig in TERM KILL; do',
     '    for p in /proc/[0-9]*; do',
-    '      if tr "\\0" "\\n" < "$p/environ" 2>/dev/null | grep -qx "RDC_ATTEMPT=$id"; then kill -$sig "${p#/proc/}" 2>/dev/null; fi',
+    '      if tr "\\0" "\\n" 2>/dev/null < "$p/environ" | grep -qx "RDC_ATTEMPT=$id"; then kill -$sig "${p#/proc/}"; fi',
     '    done',
     `    [ $sig = TERM ] && sleep ${killGraceSeconds}`,
     '  done',
     '}',
     // The watcher starts before the marker is set, so it never matches itself; once
     // it is stopping, the script's own exit must not interrupt it (TERM ignored).
-    '( cat >/dev/null; trap "" TERM; stop ) &',
+    // (An asynchronous list gets /dev/null as stdin unless told otherwise: hand it ours as fd 3.)
+    'exec 3<&0',
+    '( cat <&3 >/dev/null; trap "" TERM; stop 2>/dev/null ) &',
+    'exec 3<&-',
     'watcher=$!',
     'RDC_ATTEMPT=$id sh -c "$cmd" </dev/null &',
     'wait $!',

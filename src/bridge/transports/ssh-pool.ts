@@ -1,6 +1,6 @@
 import { connect as tcpConnect } from 'node:net';
 import type { Logger } from 'pino';
-import { Client, type ClientChannel } from 'ssh2';
+import ssh2, { type Client, type ClientChannel } from 'ssh2';
 
 export interface SshTarget {
   name: string;
@@ -121,7 +121,7 @@ export class SshPool {
     if (existing !== undefined) return Promise.resolve(existing);
     const failed = this.backoff.get(key);
     if (failed !== undefined && failed.until > Date.now()) return Promise.reject(failed.error);
-    const client = new Client();
+    const client = new ssh2.Client();
     const entry: Entry = {
       key,
       client,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import pino from 'pino';
 import { Bridge } from '../../bridge/bridge.js';
 import { HttpBridgeApi } from '../../bridge/http-api.js';
-import { LocalTransport } from '../../bridge/transports/local.js';
+import { standardTransports } from '../../bridge/setup.js';
 import { MINUTE_MS, SECOND_MS } from '../../core/time.js';
 import type { ServerSettings } from '../../server/settings.js';
 import { DEFAULT_PORT, startServer } from '../../server/start.js';
@@ -180,9 +180,16 @@ export function registerDaemons(program: Command): Command {
         level: logLevel(f.logLevel),
         base: { pid: process.pid, region: f.region ?? 'default' },
       });
+      const api = new HttpBridgeApi(url, token, 'standalone');
+      const { transports, pool } = standardTransports(
+        api,
+        logger,
+        f.stateDir === undefined ? {} : { stateDir: f.stateDir },
+      );
       const bridge = new Bridge({
-        api: new HttpBridgeApi(url, token, 'standalone'),
-        transports: { local: new LocalTransport(f.stateDir === undefined ? {} : { stateDir: f.stateDir }) },
+        api,
+        transports,
+        pool,
         logger,
         ...masterOption(f.masterPasswordFile),
         ...(f.maxRunning === undefined

@@ -71,6 +71,31 @@ function checkNewPassword(pw: string): void {
   if (pw.length < 12) throw usage('a master password needs at least 12 characters; nothing was changed');
 }
 
+/** Encrypts a value here and stores it as the next version of `key` in the team's vault. */
+export async function storeVaultValue(
+  client: ApiClient,
+  team: string,
+  key: string,
+  value: string,
+  masterPasswordFile: string | undefined,
+): Promise<{ name: string; version: number }> {
+  if (Buffer.byteLength(value) > MAX_SECRET_BYTES) {
+    throw new CliError(
+      'VAULT_VALUE_TOO_LARGE',
+      `a vault value holds at most ${MAX_SECRET_BYTES} bytes (got ${Buffer.byteLength(value)}); nothing was written`,
+    );
+  }
+  const { master, keyring } = await open(client, masterPasswordFile);
+  const list = await client.get<{ name: string; version: number }[]>(path(team));
+  const current = list.find((s) => s.name === key)?.version ?? 0;
+  const dataKey = await teamKey(client, keyring, master, team, true);
+  const ciphertext = encryptSecret(dataKey, team, key, current + 1, value);
+  return client.request<{ name: string; version: number }>('PUT', path(team, key), {
+    ciphertext,
+    expectedVersion: current,
+  });
+}
+
 export function registerVaultCommands(program: Command): void {
   const vault = program
     .command('vault')
@@ -110,27 +135,13 @@ export function registerVaultCommands(program: Command): void {
     .action(
       async (key: string, flags: { team: string; fromFile?: string; stdin?: boolean }, cmd: Command) => {
         const { client, format } = contextOf(cmd);
-        const { master, keyring } = await open(client, mpf(cmd));
         const value =
           flags.fromFile !== undefined
             ? readFileSync(flags.fromFile, 'utf8')
             : flags.stdin === true || process.stdin.isTTY !== true
               ? readStdin()
               : await promptHidden(`Value for ${key}: `);
-        if (Buffer.byteLength(value) > MAX_SECRET_BYTES) {
-          throw new CliError(
-            'VAULT_VALUE_TOO_LARGE',
-            `a vault value holds at most ${MAX_SECRET_BYTES} bytes (got ${Buffer.byteLength(value)}); nothing was written`,
-          );
-        }
-        const list = await client.get<{ name: string; version: number }[]>(path(flags.team));
-        const current = list.find((s) => s.name === key)?.version ?? 0;
-        const dataKey = await teamKey(client, keyring, master, flags.team, true);
-        const ciphertext = encryptSecret(dataKey, flags.team, key, current + 1, value);
-        const res = await client.request<{ name: string; version: number }>('PUT', path(flags.team, key), {
-          ciphertext,
-          expectedVersion: current,
-        });
+        const res = await storeVaultValue(client, flags.team, key, value, mpf(cmd));
         if (format === 'json') return printJson({ team: flags.team, ...res });
         process.stdout.write(`stored ${res.name} in team ${flags.team} (version ${res.version})\n`);
       },

@@ -60,12 +60,15 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
           host: b.host ?? null,
           port: b.port ?? (transport === 'ssh' ? 22 : null),
           user: b.user ?? null,
+          hostKey: b.hostKey ?? null,
         },
         clock(),
       );
+      const key = await store.vault.getSecret(team, `ssh/${machine.name}`);
+      if (key !== null) await store.fleet.setKeyCreatedAt(machine.name, key.updatedAt);
       request.log.info({ machine: machine.name, team: machine.team }, 'machine created');
       reply.status(201);
-      return presentMachine(machine);
+      return presentMachine((await store.getMachine(machine.name)) ?? machine);
     },
   );
 

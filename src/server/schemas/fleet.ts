@@ -8,8 +8,15 @@ const Labels = Type.Record(
 );
 const Concurrency = Type.Integer({ minimum: 1, maximum: 10_000, description: 'tasks at once; default 4' });
 
+export const HostKey = Type.String({
+  pattern: '^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|ssh-ed448) [A-Za-z0-9+/]+={0,3}( [^\\n]*)?$',
+  maxLength: 4096,
+  description: 'the host key to pin, as in known_hosts: "ssh-ed25519 AAAA…"',
+});
+
 export const CreateMachineBody = Type.Object(
   {
+    hostKey: Type.Optional(HostKey),
     name: Name,
     team: Type.Optional(Name),
     region: Type.Optional(Name),
@@ -25,6 +32,7 @@ export const CreateMachineBody = Type.Object(
 
 export const UpdateMachineBody = Type.Object(
   {
+    hostKey: Type.Optional(HostKey),
     region: Type.Optional(Name),
     concurrency: Type.Optional(Concurrency),
     labels: Type.Optional(Labels),
@@ -49,6 +57,24 @@ export const MachineOut = Type.Object({
   pending: Type.Integer(),
   createdAt: IsoTime,
   updatedAt: IsoTime,
+  status: Type.String({ description: 'online, offline or unknown (not probed yet)' }),
+  statusSince: IsoTime,
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  hostKey: Type.Union([Type.String(), Type.Null()]),
+  hostKeyFingerprint: Type.Union([Type.String(), Type.Null()]),
+  keyCreatedAt: IsoTime,
+  health: Type.Union([
+    Type.Null(),
+    Type.Object({
+      at: IsoTime,
+      cpuPercent: Type.Union([Type.Number(), Type.Null()]),
+      load1: Type.Union([Type.Number(), Type.Null()]),
+      memUsedBytes: Type.Union([Type.Number(), Type.Null()]),
+      memTotalBytes: Type.Union([Type.Number(), Type.Null()]),
+      diskUsedBytes: Type.Union([Type.Number(), Type.Null()]),
+      diskTotalBytes: Type.Union([Type.Number(), Type.Null()]),
+    }),
+  ]),
 });
 
 export const NameBody = Type.Object({ name: Name }, { additionalProperties: false });

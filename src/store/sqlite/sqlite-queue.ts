@@ -297,6 +297,21 @@ export class SqliteQueue {
          WHERE task_seq = ? AND attempt = ?`,
       )
       .run(out.attemptStatus, at, end.exitCode, end.signal, out.reason, row.seq, row.attempts);
+    if (out.reason === 'HOST_KEY_MISMATCH') {
+      this.st
+        .get(
+          `INSERT INTO alerts (team_id, kind, task_id, machine_name, message, created_at)
+           VALUES (?, 'host_key_mismatch', ?, ?, ?, ?)`,
+        )
+        .run(
+          row.team_id,
+          row.task_id,
+          row.machine_name,
+          `machine ${row.machine_name} presented a host key other than the pinned one; nothing ran`,
+          at,
+        );
+      ch.summary.alerts += 1;
+    }
     if (out.alert) {
       this.st
         .get(

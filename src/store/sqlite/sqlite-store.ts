@@ -45,6 +45,7 @@ import {
   toTask,
 } from './rows.js';
 import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteFleet } from './sqlite-fleet.js';
 import { SqliteIdentity } from './sqlite-identity.js';
 import { SqliteQueue } from './sqlite-queue.js';
 import { SqliteVault } from './sqlite-vault.js';
@@ -58,6 +59,7 @@ export class SqliteStore implements Store {
   readonly identity: SqliteIdentity;
   readonly vault: SqliteVault;
   readonly audit: SqliteAudit;
+  readonly fleet: SqliteFleet;
   private readonly db: Db;
   private readonly st: Statements;
   private readonly queue: SqliteQueue;
@@ -69,6 +71,7 @@ export class SqliteStore implements Store {
     this.identity = new SqliteIdentity(this.st);
     this.vault = new SqliteVault(this.st);
     this.audit = new SqliteAudit(this.st);
+    this.fleet = new SqliteFleet(this.st);
   }
 
   async migrate(): Promise<void> {
@@ -258,7 +261,7 @@ export class SqliteStore implements Store {
       this.st
         .get(
           `INSERT INTO machines (name, team_id, region_id, transport, concurrency, labels, host, port, ssh_user,
-             created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+             created_at, updated_at, host_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
         .run(
           m.name,
@@ -272,6 +275,7 @@ export class SqliteStore implements Store {
           m.user,
           now,
           now,
+          m.hostKey ?? null,
         );
     } catch (err) {
       throw uniqueOr(err, conflict('MACHINE_EXISTS', `machine '${m.name}' already exists`));
@@ -308,7 +312,7 @@ export class SqliteStore implements Store {
       .get(
         `UPDATE machines SET concurrency = COALESCE(?, concurrency), labels = COALESCE(?, labels),
          region_id = COALESCE(?, region_id), host = COALESCE(?, host), port = COALESCE(?, port),
-         ssh_user = COALESCE(?, ssh_user), updated_at = ? WHERE name = ?`,
+         ssh_user = COALESCE(?, ssh_user), host_key = COALESCE(?, host_key), updated_at = ? WHERE name = ?`,
       )
       .run(
         patch.concurrency ?? null,
@@ -317,6 +321,7 @@ export class SqliteStore implements Store {
         patch.host ?? null,
         patch.port ?? null,
         patch.user ?? null,
+        patch.hostKey ?? null,
         now,
         name,
       );
