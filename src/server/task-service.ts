@@ -34,6 +34,21 @@ export interface TaskInput {
 
 export const VAULT_PREFIX = 'vault:';
 
+/** `3` or `25%` of `total` (rounded as given) → a count. */
+export function countOf(
+  value: string | number,
+  total: number,
+  field: string,
+  round: (n: number) => number,
+): number {
+  const text = String(value).trim();
+  const m = /^(\d{1,6})(%?)$/.exec(text);
+  if (m === null || (m[2] === '%' && Number(m[1]) > 100)) {
+    throw invalid(`${field} takes a count or a percentage (like 5 or 25%), got '${text}'`, field);
+  }
+  return m[2] === '%' ? round((Number(m[1]) / 100) * total) : Number(m[1]);
+}
+
 export type Authorize = (team: string, machine: string, field: string) => void;
 
 export type CreateResult =
@@ -71,13 +86,29 @@ export class TaskService {
     createdBy: string | null,
     asBatch: boolean,
     authorize: Authorize = () => {},
+    rollout: { rolling?: string | number; maxFailures?: string | number } = {},
   ): Promise<CreateResult> {
     const { tasks, regions } = await this.expand(inputs, createdBy, asBatch, authorize);
-    const batchId = asBatch || tasks.length > 1 ? randomUUID() : null;
+    const rolling = rollout.rolling !== undefined || rollout.maxFailures !== undefined;
+    const batchId = asBatch || rolling || tasks.length > 1 ? randomUUID() : null;
     for (const t of tasks) t.batchId = batchId;
-    await this.store.insertTasks(tasks, this.now());
+    const limits =
+      rolling && batchId !== null
+        ? {
+            batchId,
+            maxRunning:
+              rollout.rolling === undefined
+                ? null
+                : Math.max(1, countOf(rollout.rolling, tasks.length, 'rolling', Math.ceil)),
+            maxFailures:
+              rollout.maxFailures === undefined
+                ? null
+                : countOf(rollout.maxFailures, tasks.length, 'maxFailures', Math.floor),
+          }
+        : undefined;
+    await this.store.insertTasks(tasks, this.now(), limits);
     for (const r of regions) this.bus.publish(`region:${r}`, { type: 'wake' });
-    if (batchId === null && tasks.length === 1) {
+    if (batchId === null && tasks.length === 1 && !rolling) {
       const task = (await this.store.getTask(tasks[0]!.taskId)) as Task;
       this.log.info({ task: task.taskId, machine: task.machine, team: task.team }, 'task created');
       return { kind: 'task', task };

@@ -64,7 +64,7 @@ export interface Store {
   deleteMachine(name: string): Promise<void>;
 
   /** Inserts all tasks in one transaction: all of them or none. */
-  insertTasks(tasks: readonly NewTask[], now: number): Promise<void>;
+  insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): Promise<void>;
   getTask(taskId: string): Promise<Task | null>;
   getAttempts(taskId: string): Promise<Attempt[]>;
   listTasks(filter: TaskFilter): Promise<Task[]>;
@@ -404,4 +404,11 @@ export interface FleetStore {
   /** Drops history older than `beforeMinute`. */
   pruneHealth(beforeMinute: number): Promise<void>;
   setKeyCreatedAt(machine: string, at: number): Promise<void>;
+}
+
+/** A rolling fan-out: how many of the batch's tasks run at once, and how many may fail before the rest is cancelled. */
+export interface BatchLimits {
+  batchId: string;
+  maxRunning: number | null;
+  maxFailures: number | null;
 }

@@ -68,14 +68,14 @@ describe('kill -9 of the server', () => {
     await waitFor(async () => {
       const t = await json('get', 'task', task.taskId);
       return t.attemptHistory.length === 2 && t.attemptHistory[1].status === 'running' ? t : undefined;
-    }, 20_000);
+    }, 45_000);
     const again = await json('get', 'task', task.taskId);
     expect(again.attemptHistory[0]).toMatchObject({ attempt: 1, status: 'lost', reason: 'LOST' });
     // Only the second attempt's command is alive.
     expect((await processesWith(marker)).length).toBeGreaterThan(0);
     const cancelled = await json('cancel', 'task', task.taskId);
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
-    await waitFor(async () => ((await processesWith(marker)).length === 0 ? true : undefined), 10_000);
+    await waitFor(async () => ((await processesWith(marker)).length === 0 ? true : undefined), 20_000);
 
     const kept = await cli('logs', doneId);
     expect(kept.stdout).toBe('kept-output\n');

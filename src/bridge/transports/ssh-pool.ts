@@ -77,6 +77,19 @@ export class SshPool {
 
   /** Opens a command channel on the machine's shared connection. */
   async exec(target: SshTarget, command: string): Promise<{ channel: ClientChannel; release: () => void }> {
+    const reused = this.entries.has(this.keyOf(target));
+    try {
+      return await this.execOn(target, command);
+    } catch (err) {
+      // A pooled connection can die unnoticed (the machine restarted): retry once on a fresh one.
+      if (!reused || (err instanceof SshError && err.reason !== 'MACHINE_UNREACHABLE')) throw err;
+      const stale = this.entries.get(this.keyOf(target));
+      if (stale !== undefined) this.drop(stale);
+      return this.execOn(target, command);
+    }
+  }
+
+  private async execOn(target: SshTarget, command: string): Promise<{ channel: ClientChannel; release: () => void }> {
     const entry = await this.connection(target);
     while (entry.channels >= this.o.maxChannels) await new Promise<void>((r) => entry.waiting.push(r));
     entry.channels += 1;

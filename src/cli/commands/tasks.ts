@@ -25,6 +25,8 @@ export function registerTaskCommands(v: Verbs): void {
     .option('--select <k=v,…>', 'run on the least loaded online machine with these labels when a slot frees')
     .option('--all', 'with --select: one task on every matching machine, in one batch')
     .option('--region <region>', 'with --select: the region, when matching machines span several')
+    .option('--rolling <n|p%>', 'fan-outs: run at most this many (or this share) of the machines at once')
+    .option('--max-failures <n|p%>', 'fan-outs: once more have failed, cancel the rest (ROLLOUT_HALTED)')
     .option('--command <cmd>', 'shell command to run (sh -c)')
     .option('-p, --priority <p>', '1-5 or critical|high|normal|background|low (default 3)')
     .option('--retry-count <n>', 'further attempts after a failure (default 0)')
@@ -51,39 +53,54 @@ export function registerTaskCommands(v: Verbs): void {
       "JSONL file of tasks, one JSON object per line ('-' for stdin); flags are defaults",
     )
     .option('--wait', 'stream the output and exit with the task’s exit code (batches: progress, summary)')
-    .action(async (flags: CreateTaskFlags & { wait?: boolean }, cmd: Command) => {
-      const { client, format } = contextOf(cmd);
-      const base = taskFromFlags(flags);
-      if (flags.file !== undefined) {
-        const text = readFileSync(flags.file === '-' ? 0 : flags.file, 'utf8');
-        const { tasks, lines } = parseJsonl(text, flags.file === '-' ? 'stdin' : flags.file, base);
-        const res = await postTasks(client, { tasks }, lines);
-        return reportBatch(client, res, format, flags.wait === true);
-      }
-      if (base.command === undefined)
-        throw usage('--command is required (or --file with tasks)', '--command');
-      if (base.machine === undefined && base.machines === undefined && base.select === undefined) {
-        throw usage('give --machine NAME, --machines a,b,c or --select k=v', '--machine');
-      }
-      const res = await postTasks(client, base, null);
-      if ('batchId' in res && !('taskId' in res))
-        return reportBatch(client, res, format, flags.wait === true);
-      const task = res as ApiTask;
-      if (flags.wait !== true) {
-        if (format === 'json') printJson(task);
-        else
-          process.stdout.write(
-            `created task ${task.taskId} on ${task.machine ?? 'a machine picked by --select'}, priority ${priorityText(task.priority)}\n`,
+    .action(
+      async (
+        flags: CreateTaskFlags & { wait?: boolean; rolling?: string; maxFailures?: string },
+        cmd: Command,
+      ) => {
+        const { client, format } = contextOf(cmd);
+        const base = taskFromFlags(flags);
+        const rollout: Record<string, string> = {};
+        for (const [flag, key, value] of [
+          ['--rolling', 'rolling', flags.rolling],
+          ['--max-failures', 'maxFailures', flags.maxFailures],
+        ] as const) {
+          if (value === undefined) continue;
+          if (!/^\d{1,6}%?$/.test(value))
+            throw usage(`${flag} takes a count or a percentage like 5 or 25%, got '${value}'`, flag);
+          rollout[key] = value;
+        }
+        if (flags.file !== undefined) {
+          const text = readFileSync(flags.file === '-' ? 0 : flags.file, 'utf8');
+          const { tasks, lines } = parseJsonl(text, flags.file === '-' ? 'stdin' : flags.file, base);
+          const res = await postTasks(client, { tasks, ...rollout }, lines);
+          return reportBatch(client, res, format, flags.wait === true);
+        }
+        if (base.command === undefined)
+          throw usage('--command is required (or --file with tasks)', '--command');
+        if (base.machine === undefined && base.machines === undefined && base.select === undefined) {
+          throw usage('give --machine NAME, --machines a,b,c or --select k=v', '--machine');
+        }
+        const res = await postTasks(client, { ...base, ...rollout }, null);
+        if ('batchId' in res && !('taskId' in res))
+          return reportBatch(client, res, format, flags.wait === true);
+        const task = res as ApiTask;
+        if (flags.wait !== true) {
+          if (format === 'json') printJson(task);
+          else
+            process.stdout.write(
+              `created task ${task.taskId} on ${task.machine ?? 'a machine picked by --select'}, priority ${priorityText(task.priority)}\n`,
+            );
+          return;
+        }
+        if (format === 'text') {
+          process.stderr.write(
+            `rediacc: task ${task.taskId} queued on ${task.machine}, priority ${priorityText(task.priority)}\n`,
           );
-        return;
-      }
-      if (format === 'text') {
-        process.stderr.write(
-          `rediacc: task ${task.taskId} queued on ${task.machine}, priority ${priorityText(task.priority)}\n`,
-        );
-      }
-      await waitForTask(client, task, format);
-    });
+        }
+        await waitForTask(client, task, format);
+      },
+    );
 
   v.list
     .command('tasks')

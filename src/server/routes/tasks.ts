@@ -40,7 +40,7 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const { tasks, ...single } = request.body;
+      const { tasks, rolling, maxFailures, ...single } = request.body;
       let inputs: TaskInput[];
       if (tasks !== undefined) {
         const stray = Object.keys(single);
@@ -69,6 +69,10 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
             code: 'MACHINE_NOT_FOUND',
             message: `machine '${machine}' does not exist (${field})`,
           });
+        },
+        {
+          ...(rolling === undefined ? {} : { rolling }),
+          ...(maxFailures === undefined ? {} : { maxFailures }),
         },
       );
       request.audit.team = teams.size === 1 ? ([...teams][0] as string) : null;

@@ -67,6 +67,17 @@ export const CreateTasksBody = Type.Object(
   {
     ...taskFields,
     tasks: Type.Optional(Type.Array(TaskInputSchema, { minItems: 1, maxItems: 10_000 })),
+    rolling: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.String({ pattern: '^[0-9]{1,6}%?$' })], {
+        description: 'rolling fan-out: at most this many (or this share) of the batch at once',
+      }),
+    ),
+    maxFailures: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: '^[0-9]{1,6}%?$' })], {
+        description:
+          'once more tasks of the batch than this have failed, the rest is cancelled (ROLLOUT_HALTED)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

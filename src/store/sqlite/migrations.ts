@@ -255,4 +255,20 @@ ALTER TABLE tasks ADD COLUMN selector TEXT;
 CREATE INDEX tasks_unplaced ON tasks(region_id, priority, seq) WHERE status = 'pending' AND machine_id IS NULL;
 `,
   },
+  {
+    id: 4,
+    name: 'rolling batches',
+    sql: `
+-- Limits of a rolling fan-out: at most max_running of its tasks at once, and
+-- once more than max_failures have failed, the rest is cancelled (ROLLOUT_HALTED).
+CREATE TABLE batch_limits (
+  batch_id TEXT PRIMARY KEY,
+  max_running INTEGER,
+  max_failures INTEGER,
+  running INTEGER NOT NULL DEFAULT 0,
+  failed INTEGER NOT NULL DEFAULT 0,
+  halted_at REAL
+) WITHOUT ROWID;
+`,
+  },
 ];

@@ -59,7 +59,9 @@ export class SqliteClaim {
       )
       .all(region.id) as MachineRow[];
     const out: Claimed[] = [];
-    const take = (m: MachineRow, seq: number, priority: Priority) => {
+    const batches = new BatchGate(this.st);
+    const take = (m: MachineRow, seq: number, priority: Priority, batchId: string | null = null) => {
+      if (!batches.admit(batchId)) return;
       out.push({
         assignment: this.assign(req, bridge.id, m, seq, priority, counters, slots),
         bridgeId: bridge.id,
@@ -68,7 +70,7 @@ export class SqliteClaim {
     };
     this.placeSelected(req, region.id, machines, take, out, slots);
     const lane = this.st.get(
-      `SELECT seq, priority, queued_at AS createdAt FROM tasks
+      `SELECT seq, priority, queued_at AS createdAt, batch_id AS batchId FROM tasks
        WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
     );
     for (const m of machines) {
@@ -84,11 +86,17 @@ export class SqliteClaim {
       const lanes = PRIORITIES.map((p) => {
         const depth = laneDepth(p, state);
         return depth > 0
-          ? (lane.all(m.id, p, depth) as { seq: number; priority: Priority; createdAt: number }[])
+          ? (lane.all(m.id, p, depth) as {
+              seq: number;
+              priority: Priority;
+              createdAt: number;
+              batchId: string | null;
+            }[])
           : [];
       });
-      for (const pick of pickForMachine(lanes, state, req.now, req.agingIntervalMs))
-        take(m, pick.seq, pick.priority);
+      for (const pick of pickForMachine(lanes, state, req.now, req.agingIntervalMs)) {
+        take(m, pick.seq, pick.priority, pick.batchId);
+      }
     }
     return out;
   }
@@ -218,5 +226,38 @@ export class SqliteClaim {
       | { wrapped: string }
       | undefined;
     return master === undefined || key === undefined ? null : { kdf: master.kdf, teamKey: key.wrapped };
+  }
+}
+
+/**
+ * Rolling fan-outs: a task of a batch with a running limit starts only while
+ * fewer of its batch run. Limits are read once per claim and counted here.
+ */
+class BatchGate {
+  private readonly limits = new Map<string, { max: number | null; running: number } | null>();
+
+  constructor(private readonly st: Statements) {}
+
+  admit(batchId: string | null): boolean {
+    if (batchId === null) return true;
+    if (!this.limits.has(batchId)) {
+      const row = this.st
+        .get('SELECT max_running, running, halted_at FROM batch_limits WHERE batch_id = ?')
+        .get(batchId) as
+        | { max_running: number | null; running: number; halted_at: number | null }
+        | undefined;
+      this.limits.set(
+        batchId,
+        row === undefined
+          ? null
+          : { max: row.halted_at === null ? row.max_running : 0, running: row.running },
+      );
+    }
+    const l = this.limits.get(batchId);
+    if (l === null || l === undefined) return true;
+    if (l.max !== null && l.running >= l.max) return false;
+    l.running += 1;
+    this.st.get('UPDATE batch_limits SET running = running + 1 WHERE batch_id = ?').run(batchId);
+    return true;
   }
 }

@@ -3,6 +3,7 @@ import type { Assignment, FailureReason, Priority, TaskStatus } from '../../core
 import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
 import { CounterDelta, MachineDelta } from '../counters.js';
 import type {
+  BatchLimits,
   BridgeReport,
   CancelResult,
   ClaimRequest,
@@ -34,11 +35,12 @@ interface LiveRow {
   bridge_id: number | null;
   output_bytes: number;
   output_capped: number;
+  batch_id: string | null;
 }
 
 const LIVE_SELECT = `SELECT t.seq, t.task_id, t.team_id, r.name AS region_name, t.machine_id, t.machine_name, t.status,
   t.priority, t.attempts, t.attempt_limit, t.retry_delay_s, t.backoff, t.failure_action, t.bridge_id,
-  t.output_bytes, t.output_capped
+  t.output_bytes, t.output_capped, t.batch_id
   FROM tasks t JOIN regions r ON r.id = t.region_id`;
 
 /** One unit of work's bookkeeping: counters, machine slots, bridges, events. */
@@ -85,8 +87,13 @@ export class SqliteQueue {
     for (const [id, n] of ch.bridges) if (n !== 0) bridge.run(n, id);
   }
 
-  insertTasks(tasks: readonly NewTask[], now: number): void {
+  insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): void {
     this.tx(() => {
+      if (limits !== undefined) {
+        this.st
+          .get('INSERT INTO batch_limits (batch_id, max_running, max_failures) VALUES (?, ?, ?)')
+          .run(limits.batchId, limits.maxRunning, limits.maxFailures);
+      }
       const findMachine = this.st.get('SELECT id, team_id, region_id FROM machines WHERE name = ?');
       const insert = this.st.get(
         `INSERT INTO tasks (task_id, batch_id, team_id, region_id, machine_id, machine_name, status, priority, command,
@@ -321,8 +328,34 @@ export class SqliteQueue {
         .run(row.team_id, row.task_id, row.machine_name, failureMessage(row, out.reason, end), at);
       ch.summary.alerts += 1;
     }
+    if (row.batch_id !== null) this.batchAttemptEnded(row.batch_id, out.status === 'failed', at, ch);
     ch.move(row, out.status);
     row.status = out.status;
+  }
+
+  /** Keeps a rolling fan-out's counts; past its failure limit the rest of the batch is cancelled. */
+  private batchAttemptEnded(batchId: string, failed: boolean, at: number, ch: Changes): void {
+    const limits = this.st
+      .get(
+        `UPDATE batch_limits SET running = MAX(0, running - 1), failed = failed + ? WHERE batch_id = ?
+         RETURNING max_failures, failed, halted_at`,
+      )
+      .get(failed ? 1 : 0, batchId) as
+      | { max_failures: number | null; failed: number; halted_at: number | null }
+      | undefined;
+    if (limits === undefined || limits.max_failures === null || limits.halted_at !== null) return;
+    if (limits.failed <= limits.max_failures) return;
+    this.st.get('UPDATE batch_limits SET halted_at = ? WHERE batch_id = ?').run(at, batchId);
+    const waiting = this.st
+      .get(`${LIVE_SELECT} WHERE t.batch_id = ? AND t.status IN ('pending', 'retrying')`)
+      .all(batchId) as LiveRow[];
+    const halt = this.st.get(
+      `UPDATE tasks SET status = 'cancelled', reason = 'ROLLOUT_HALTED', finished_at = ?, retry_at = NULL WHERE seq = ?`,
+    );
+    for (const w of waiting) {
+      halt.run(at, w.seq);
+      ch.move(w, 'cancelled');
+    }
   }
 
   private cancelsById(bridgeId: number): { taskId: string; attempt: number }[] {

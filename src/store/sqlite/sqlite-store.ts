@@ -13,6 +13,7 @@ import type {
   Team,
 } from '../../core/types.js';
 import type {
+  BatchLimits,
   BridgeReport,
   CancelResult,
   ClaimRequest,
@@ -346,8 +347,8 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async insertTasks(tasks: readonly NewTask[], now: number): Promise<void> {
-    this.queue.insertTasks(tasks, now);
+  async insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): Promise<void> {
+    this.queue.insertTasks(tasks, now, limits);
   }
 
   async getTask(taskId: string): Promise<Task | null> {
