@@ -111,6 +111,10 @@ const CASES: Record<string, Case> = {
     rule: team('viewer', 'MACHINE_NOT_FOUND'),
     req: (c) => ({ url: `/machines/${c.machine}/health` }),
   },
+  'PATCH /api/v1/teams/{name}': {
+    rule: team('maintainer', 'TEAM_NOT_FOUND'),
+    req: (c) => ({ method: 'PATCH', url: `/teams/${c.team}`, body: { maxKeyAgeDays: null } }),
+  },
   'POST /api/v1/users': {
     rule: { scope: 'admin' },
     req: (_c, who) => ({ url: '/users', body: { email: `new-${who}-${Date.now()}@x` } }),

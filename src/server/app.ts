@@ -77,6 +77,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     store: o.store,
     bus: o.bus,
     service: o.service,
+    fleet: o.fleet,
     settings: o.settings,
     clock: o.clock,
     version: o.version,
@@ -91,7 +92,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       identityRoutes(api, deps);
       vaultRoutes(api, deps);
       auditRoutes(api, deps);
-      bridgeFleetRoutes(api, { ...deps, fleet: o.fleet });
+      bridgeFleetRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );

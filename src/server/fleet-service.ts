@@ -83,6 +83,12 @@ export class FleetService {
     for (const g of gone) this.log.warn({ machine: g.machine, team: g.team }, 'machine offline');
   }
 
+  async alertOldKeys(): Promise<void> {
+    for (const machine of await this.store.fleet.alertOldKeys(this.clock())) {
+      this.log.warn({ machine }, 'SSH key older than the team allows');
+    }
+  }
+
   async prune(retentionMs = 24 * 60 * MINUTE_MS): Promise<void> {
     await this.store.fleet.pruneHealth(Math.floor((this.clock() - retentionMs) / MINUTE_MS));
   }

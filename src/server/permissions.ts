@@ -32,6 +32,7 @@ export const PERMISSIONS = {
   'team:write': { scope: 'admin' },
   'member:read': { scope: 'team', role: 'viewer' },
   'member:write': { scope: 'team', role: 'maintainer' },
+  'team:settings': { scope: 'team', role: 'maintainer' },
   'region:read': { scope: 'user' },
   'region:write': { scope: 'admin' },
   'bridge:read': { scope: 'user' },

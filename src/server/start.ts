@@ -80,6 +80,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   const retain = () =>
     archiveOldOutput(store, dataDir, settings.logRetentionDays, clock(), logger)
       .then(() => fleet.prune())
+      .then(() => fleet.alertOldKeys())
       .catch((err: unknown) => logger.error({ err }, 'archiving old output failed'));
   void retain();
   const retention = setInterval(retain, settings.retentionIntervalMs);

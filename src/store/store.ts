@@ -404,6 +404,11 @@ export interface FleetStore {
   /** Drops history older than `beforeMinute`. */
   pruneHealth(beforeMinute: number): Promise<void>;
   setKeyCreatedAt(machine: string, at: number): Promise<void>;
+  /** null: no limit. */
+  setMaxKeyAge(team: string, days: number | null): Promise<void>;
+  getMaxKeyAge(team: string): Promise<number | null>;
+  /** Alerts once per key for SSH keys older than their team's maximum age; returns the machines. */
+  alertOldKeys(now: number): Promise<string[]>;
 }
 
 /** A rolling fan-out: how many of the batch's tasks run at once, and how many may fail before the rest is cancelled. */

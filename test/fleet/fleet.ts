@@ -146,6 +146,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
         await m.stop();
         await m.start(readyMs);
       },
+      readKeysFrom: async (name, file) => {
+        const m = get(name);
+        await m.stop();
+        m.spec.authorizedKeysFile = file;
+        await m.start(readyMs);
+      },
       regenerateHostKey: async (name) => {
         const m = get(name);
         await m.stop();

@@ -73,6 +73,11 @@ export interface Fleet {
   resume(name: string): Promise<void>;
   /** (Stop if needed and) start again: same address, port and host key. */
   restart(name: string): Promise<void>;
+  /**
+   * Restarts the machine's sshd reading authorized keys from `file` instead of
+   * `<home>/.ssh/authorized_keys`: keys added there no longer let anyone in.
+   */
+  readKeysFrom(name: string, file: string): Promise<void>;
   /** New host key, then restart: clients that pinned the old key must see a mismatch. */
   regenerateHostKey(name: string): Promise<void>;
   /** Runs a command there with the system ssh client and the fleet's client key. */

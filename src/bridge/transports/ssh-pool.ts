@@ -89,7 +89,10 @@ export class SshPool {
     }
   }
 
-  private async execOn(target: SshTarget, command: string): Promise<{ channel: ClientChannel; release: () => void }> {
+  private async execOn(
+    target: SshTarget,
+    command: string,
+  ): Promise<{ channel: ClientChannel; release: () => void }> {
     const entry = await this.connection(target);
     while (entry.channels >= this.o.maxChannels) await new Promise<void>((r) => entry.waiting.push(r));
     entry.channels += 1;
@@ -150,7 +153,7 @@ export class SshPool {
       },
       (err: SshError) => {
         this.drop(entry);
-        const delayMs = Math.min(30_000, (failed?.delayMs ?? 500) * 2);
+        const delayMs = Math.min(8_000, (failed?.delayMs ?? 500) * 2);
         this.backoff.set(key, { until: Date.now() + delayMs, delayMs, error: err });
         throw err;
       },

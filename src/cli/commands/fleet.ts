@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { contextOf, type Verbs } from '../context.js';
+import { usage } from '../errors.js';
 import { age, duration, printJson, printTable, priorityText, truncate } from '../output.js';
 import { parseCount } from './task-input.js';
 
@@ -44,6 +45,32 @@ export function registerFleetCommands(v: Verbs): void {
       await client.request('DELETE', `/teams/${encodeURIComponent(name)}`);
       if (format === 'json') return printJson({ name, deleted: true });
       process.stdout.write(`deleted team ${name}\n`);
+    });
+
+  v.update
+    .command('team <name>')
+    .description('team settings')
+    .requiredOption('--max-key-age <age>', 'oldest SSH key age before an alert, e.g. 90d, or none')
+    .action(async (name: string, flags: { maxKeyAge: string }, cmd: Command) => {
+      const { client, format } = contextOf(cmd);
+      let days: number | null = null;
+      if (flags.maxKeyAge !== 'none') {
+        const m = /^(\d{1,4})d?$/.exec(flags.maxKeyAge);
+        if (m === null || Number(m[1]) < 1)
+          throw usage(`--max-key-age takes days like 90d, or none; got '${flags.maxKeyAge}'`);
+        days = Number(m[1]);
+      }
+      const res = await client.request<{ name: string; maxKeyAgeDays: number | null }>(
+        'PATCH',
+        `/teams/${encodeURIComponent(name)}`,
+        {
+          maxKeyAgeDays: days,
+        },
+      );
+      if (format === 'json') return printJson(res);
+      process.stdout.write(
+        `team ${res.name}: SSH keys older than ${res.maxKeyAgeDays ?? '(no limit)'} days raise an alert\n`,
+      );
     });
 
   v.create

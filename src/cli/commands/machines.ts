@@ -5,6 +5,7 @@ import { contextOf, type Verbs } from '../context.js';
 import { CliError, usage } from '../errors.js';
 import { age, printFields, printJson, printTable } from '../output.js';
 import { followTask } from './follow.js';
+import { registerRotateKey } from './rotate-key.js';
 import { parseCount, parseLabels } from './task-input.js';
 import { storeVaultValue } from './vault.js';
 
@@ -223,9 +224,9 @@ export function registerMachineCommands(v: Verbs): void {
     },
   );
 
-  v.program
-    .command('machine')
-    .description('machine operations')
+  const machine = v.program.command('machine').description('machine operations');
+  registerRotateKey(machine);
+  machine
     .command('test <name>')
     .description(
       'run `uname -a` on the machine now (priority 1) and print its host key fingerprint and timing',

@@ -1,7 +1,6 @@
 import { Type } from 'typebox';
 import { notFound } from '../../core/errors.js';
 import { requireTeam } from '../auth.js';
-import type { FleetService } from '../fleet-service.js';
 import type { Principal } from '../permissions.js';
 import { ErrorBody, NameParams } from '../schemas/common.js';
 import { HostKey } from '../schemas/fleet.js';
@@ -32,7 +31,7 @@ const HealthBody = Type.Object(
   { additionalProperties: false },
 );
 
-export function bridgeFleetRoutes(app: App, deps: RouteDeps & { fleet: FleetService }): void {
+export function bridgeFleetRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const bridgeOf = (p: Principal | null) => p as Extract<Principal, { kind: 'bridge' }>;
 

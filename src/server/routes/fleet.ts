@@ -186,6 +186,38 @@ export function fleetRoutes(app: App, deps: RouteDeps): void {
     },
   );
 
+  r.patch(
+    '/teams/:name',
+    {
+      config: { permission: 'team:settings' },
+      schema: {
+        summary: 'Team settings: the maximum age of machines’ SSH keys (days; null for none)',
+        tags: ['teams'],
+        params: NameParams,
+        body: Type.Object(
+          { maxKeyAgeDays: Type.Union([Type.Number({ minimum: 1, maximum: 3650 }), Type.Null()]) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({ name: Type.String(), maxKeyAgeDays: Type.Union([Type.Number(), Type.Null()]) }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const team = request.params.name;
+      request.audit.target = team;
+      request.audit.team = team;
+      request.audit.details = { maxKeyAgeDays: request.body.maxKeyAgeDays };
+      const hidden = { code: 'TEAM_NOT_FOUND', message: `team '${team}' does not exist` };
+      if ((await store.getTeam(team)) === null) throw notFound(hidden.code, hidden.message);
+      requireTeam(request, team, 'maintainer', hidden);
+      await store.fleet.setMaxKeyAge(team, request.body.maxKeyAgeDays);
+      await deps.fleet.alertOldKeys();
+      return { name: team, maxKeyAgeDays: request.body.maxKeyAgeDays };
+    },
+  );
+
   r.post(
     '/regions',
     {

@@ -249,6 +249,10 @@ export function vaultRoutes(app: App, deps: RouteDeps): void {
         clock(),
       );
       request.audit.details = { version };
+      const machine = /^ssh\/(.+)$/.exec(name)?.[1];
+      if (machine !== undefined && (await store.getMachine(machine))?.team === request.params.name) {
+        await store.fleet.setKeyCreatedAt(machine, clock());
+      }
       return { name, version };
     },
   );

@@ -269,6 +269,10 @@ CREATE TABLE batch_limits (
   failed INTEGER NOT NULL DEFAULT 0,
   halted_at REAL
 ) WITHOUT ROWID;
+
+-- SSH keys older than their team's maximum age raise one alert per key.
+ALTER TABLE teams ADD COLUMN max_key_age_days REAL;
+ALTER TABLE machines ADD COLUMN key_alerted_at REAL;
 `,
   },
 ];

@@ -1,3 +1,4 @@
+import { notFound } from '../../core/errors.js';
 import type { FleetStore, HealthPoint, HealthReport } from '../store.js';
 import type { Statements } from './connection.js';
 
@@ -128,6 +129,48 @@ export class SqliteFleet implements FleetStore {
 
   async pruneHealth(beforeMinute: number): Promise<void> {
     this.st.get('DELETE FROM machine_health WHERE minute < ?').run(beforeMinute);
+  }
+
+  async setMaxKeyAge(team: string, days: number | null): Promise<void> {
+    const r = this.st.get('UPDATE teams SET max_key_age_days = ? WHERE name = ?').run(days, team);
+    if (r.changes === 0) throw notFound('TEAM_NOT_FOUND', `team '${team}' does not exist`);
+  }
+
+  async getMaxKeyAge(team: string): Promise<number | null> {
+    const r = this.st.get('SELECT max_key_age_days AS d FROM teams WHERE name = ?').get(team) as
+      | { d: number | null }
+      | undefined;
+    return r?.d ?? null;
+  }
+
+  async alertOldKeys(now: number): Promise<string[]> {
+    return this.st.db
+      .transaction(() => {
+        const old = this.st
+          .get(
+            `SELECT m.id, m.name, m.team_id, m.key_created_at FROM machines m JOIN teams t ON t.id = m.team_id
+             WHERE t.max_key_age_days IS NOT NULL AND m.key_created_at IS NOT NULL
+               AND m.key_created_at < ? - t.max_key_age_days * 86400000
+               AND (m.key_alerted_at IS NULL OR m.key_alerted_at < m.key_created_at)`,
+          )
+          .all(now) as { id: number; name: string; team_id: number; key_created_at: number }[];
+        const alert = this.st.get(
+          `INSERT INTO alerts (team_id, kind, machine_name, message, created_at) VALUES (?, 'ssh_key_old', ?, ?, ?)`,
+        );
+        const mark = this.st.get('UPDATE machines SET key_alerted_at = ? WHERE id = ?');
+        for (const m of old) {
+          const days = Math.floor((now - m.key_created_at) / 86_400_000);
+          alert.run(
+            m.team_id,
+            m.name,
+            `the SSH key of ${m.name} is ${days} days old; rotate it (rediacc machine rotate-key ${m.name})`,
+            now,
+          );
+          mark.run(now, m.id);
+        }
+        return old.map((m) => m.name);
+      })
+      .immediate();
   }
 
   async setKeyCreatedAt(machine: string, at: number): Promise<void> {
