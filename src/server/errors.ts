@@ -5,6 +5,8 @@ import { isAppError } from '../core/errors.js';
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (isAppError(err)) {
+      // The store is unreachable (a database restart): clients retry after a moment.
+      if (err.statusCode === 503) reply.header('retry-after', '1');
       return reply.status(err.statusCode).send(body(err.code, err.message, err.field));
     }
     if (err.validation !== undefined) {

@@ -52,8 +52,8 @@ export function countOf(
 export type Authorize = (team: string, machine: string, field: string) => void;
 
 export type CreateResult =
-  | { kind: 'task'; task: Task }
-  | { kind: 'batch'; batchId: string; taskIds: string[] };
+  | { kind: 'task'; task: Task; replayed?: boolean }
+  | { kind: 'batch'; batchId: string; taskIds: string[]; replayed?: boolean };
 
 /**
  * The task life cycle on the control plane: creating, claiming, reporting,
@@ -86,8 +86,16 @@ export class TaskService {
     createdBy: string | null,
     asBatch: boolean,
     authorize: Authorize = () => {},
-    rollout: { rolling?: string | number; maxFailures?: string | number } = {},
+    rollout: { rolling?: string | number; maxFailures?: string | number; idempotencyKey?: string } = {},
   ): Promise<CreateResult> {
+    const idem =
+      rollout.idempotencyKey === undefined
+        ? undefined
+        : { actor: createdBy ?? 'anonymous', key: rollout.idempotencyKey };
+    if (idem !== undefined) {
+      const prior = await this.store.getIdempotent(idem.actor, idem.key);
+      if (prior !== null) return this.replay(prior);
+    }
     const { tasks, regions } = await this.expand(inputs, createdBy, asBatch, authorize);
     const rolling = rollout.rolling !== undefined || rollout.maxFailures !== undefined;
     const batchId = asBatch || rolling || tasks.length > 1 ? randomUUID() : null;
@@ -106,7 +114,26 @@ export class TaskService {
                 : countOf(rollout.maxFailures, tasks.length, 'maxFailures', Math.floor),
           }
         : undefined;
-    await this.store.insertTasks(tasks, this.now(), limits);
+    const single = batchId === null && tasks.length === 1 && !rolling;
+    const response = JSON.stringify(
+      single
+        ? { kind: 'task', taskId: tasks[0]?.taskId }
+        : { kind: 'batch', batchId, taskIds: tasks.map((t) => t.taskId) },
+    );
+    try {
+      await this.store.insertTasks(
+        tasks,
+        this.now(),
+        limits,
+        idem === undefined ? undefined : { ...idem, response },
+      );
+    } catch (err) {
+      // The same key raced in through another request (or replica): answer what that one created.
+      if (idem !== undefined && (err as { code?: string }).code === 'IDEMPOTENT_REPLAY') {
+        return this.replay((await this.store.getIdempotent(idem.actor, idem.key)) as string);
+      }
+      throw err;
+    }
     for (const r of regions) this.bus.publish(`region:${r}`, { type: 'wake' });
     if (batchId === null && tasks.length === 1 && !rolling) {
       const task = (await this.store.getTask(tasks[0]!.taskId)) as Task;
@@ -316,6 +343,14 @@ export class TaskService {
       }
     }
     return { plain, vault };
+  }
+
+  private async replay(stored: string): Promise<CreateResult> {
+    const r = JSON.parse(stored) as
+      | { kind: 'task'; taskId: string }
+      | { kind: 'batch'; batchId: string; taskIds: string[] };
+    if (r.kind === 'task') return { kind: 'task', task: await this.get(r.taskId), replayed: true };
+    return { kind: 'batch', batchId: r.batchId, taskIds: r.taskIds, replayed: true };
   }
 
   async get(taskId: string): Promise<Task> {

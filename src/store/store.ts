@@ -64,7 +64,14 @@ export interface Store {
   deleteMachine(name: string): Promise<void>;
 
   /** Inserts all tasks in one transaction: all of them or none. */
-  insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): Promise<void>;
+  insertTasks(
+    tasks: readonly NewTask[],
+    now: number,
+    limits?: BatchLimits,
+    idempotency?: IdempotencyRecord,
+  ): Promise<void>;
+  /** The stored answer of an earlier create with this key by this actor, if any. */
+  getIdempotent(actor: string, key: string): Promise<string | null>;
   getTask(taskId: string): Promise<Task | null>;
   getAttempts(taskId: string): Promise<Attempt[]>;
   listTasks(filter: TaskFilter): Promise<Task[]>;
@@ -416,4 +423,11 @@ export interface BatchLimits {
   batchId: string;
   maxRunning: number | null;
   maxFailures: number | null;
+}
+
+/** Stored with the tasks it created, in the same transaction; a second insert with the key fails with IDEMPOTENT_REPLAY. */
+export interface IdempotencyRecord {
+  actor: string;
+  key: string;
+  response: string;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { TaskInput } from '../../server/task-service.js';
@@ -25,6 +26,10 @@ export function registerTaskCommands(v: Verbs): void {
     .option('--select <k=v,…>', 'run on the least loaded online machine with these labels when a slot frees')
     .option('--all', 'with --select: one task on every matching machine, in one batch')
     .option('--region <region>', 'with --select: the region, when matching machines span several')
+    .option(
+      '--idempotency-key <key>',
+      'a retried create with the same key returns the first result (default: a new one)',
+    )
     .option('--rolling <n|p%>', 'fan-outs: run at most this many (or this share) of the machines at once')
     .option('--max-failures <n|p%>', 'fan-outs: once more have failed, cancel the rest (ROLLOUT_HALTED)')
     .option('--command <cmd>', 'shell command to run (sh -c)')
@@ -55,7 +60,12 @@ export function registerTaskCommands(v: Verbs): void {
     .option('--wait', 'stream the output and exit with the task’s exit code (batches: progress, summary)')
     .action(
       async (
-        flags: CreateTaskFlags & { wait?: boolean; rolling?: string; maxFailures?: string },
+        flags: CreateTaskFlags & {
+          wait?: boolean;
+          rolling?: string;
+          maxFailures?: string;
+          idempotencyKey?: string;
+        },
         cmd: Command,
       ) => {
         const { client, format } = contextOf(cmd);
@@ -73,7 +83,7 @@ export function registerTaskCommands(v: Verbs): void {
         if (flags.file !== undefined) {
           const text = readFileSync(flags.file === '-' ? 0 : flags.file, 'utf8');
           const { tasks, lines } = parseJsonl(text, flags.file === '-' ? 'stdin' : flags.file, base);
-          const res = await postTasks(client, { tasks, ...rollout }, lines);
+          const res = await postTasks(client, { tasks, ...rollout }, lines, flags.idempotencyKey);
           return reportBatch(client, res, format, flags.wait === true);
         }
         if (base.command === undefined)
@@ -81,7 +91,7 @@ export function registerTaskCommands(v: Verbs): void {
         if (base.machine === undefined && base.machines === undefined && base.select === undefined) {
           throw usage('give --machine NAME, --machines a,b,c or --select k=v', '--machine');
         }
-        const res = await postTasks(client, { ...base, ...rollout }, null);
+        const res = await postTasks(client, { ...base, ...rollout }, null, flags.idempotencyKey);
         if ('batchId' in res && !('taskId' in res))
           return reportBatch(client, res, format, flags.wait === true);
         const task = res as ApiTask;
@@ -210,21 +220,36 @@ export function registerTaskCommands(v: Verbs): void {
 type Created = ApiTask | { batchId: string; count: number; taskIds: string[] };
 
 /** Creates tasks; errors about `tasks[i]` are told by line number of the JSONL file. */
+const CREATE_TRIES = 6;
+
+/**
+ * Creates tasks; errors about `tasks[i]` are told by line number of the JSONL
+ * file. Every create carries an Idempotency-Key, so retrying after a lost
+ * answer (server restart, 503) never creates the tasks twice.
+ */
 async function postTasks(
   client: ApiClient,
   body: TaskInput | { tasks: TaskInput[] },
   lines: number[] | null,
+  key: string = randomUUID(),
 ) {
-  try {
-    return await client.post<Created>('/tasks', body);
-  } catch (err) {
-    if (err instanceof CliError && lines !== null) {
-      const m = /^tasks\[(\d+)\]/.exec(err.field ?? '') ?? /tasks\[(\d+)\]/.exec(err.message);
-      const line = m === null ? undefined : lines[Number(m[1])];
-      if (line !== undefined)
-        throw new CliError(err.code, `line ${line}: ${err.message}`, err.exitCode, err.field);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await client.request<Created>('POST', '/tasks', body, { 'idempotency-key': key });
+    } catch (err) {
+      const transient = err instanceof CliError && err.exitCode === 1 && err.code !== 'INTERNAL_ERROR';
+      if (transient && attempt < CREATE_TRIES) {
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+        continue;
+      }
+      if (err instanceof CliError && lines !== null) {
+        const m = /^tasks\[(\d+)\]/.exec(err.field ?? '') ?? /tasks\[(\d+)\]/.exec(err.message);
+        const line = m === null ? undefined : lines[Number(m[1])];
+        if (line !== undefined)
+          throw new CliError(err.code, `line ${line}: ${err.message}`, err.exitCode, err.field);
+      }
+      throw err;
     }
-    throw err;
   }
 }
 

@@ -12,6 +12,18 @@ import { MAX_LIST_LIMIT } from '../settings.js';
 import type { TaskInput } from '../task-service.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
+/** The Idempotency-Key header: printable, at most 200 characters. */
+function idempotencyKey(header: string | string[] | undefined): { idempotencyKey?: string } {
+  if (header === undefined) return {};
+  const key = Array.isArray(header) ? header[0] : header;
+  if (key === undefined || !/^[\x21-\x7e]{1,200}$/.test(key)) {
+    throw new AppError('VALIDATION_FAILED', 'Idempotency-Key must be 1 to 200 printable characters', 400, {
+      field: 'Idempotency-Key',
+    });
+  }
+  return { idempotencyKey: key };
+}
+
 export function taskRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const { service, store } = deps;
@@ -73,14 +85,17 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
         {
           ...(rolling === undefined ? {} : { rolling }),
           ...(maxFailures === undefined ? {} : { maxFailures }),
+          ...idempotencyKey(request.headers['idempotency-key']),
         },
       );
       request.audit.team = teams.size === 1 ? ([...teams][0] as string) : null;
       request.audit.details = {
         count: result.kind === 'task' ? 1 : result.taskIds.length,
+        ...(result.replayed === true ? { replayed: true } : {}),
         ...(inputs.some((i) => i.allowInlineSecret === true) ? { allowInlineSecret: true } : {}),
       };
       request.audit.target = result.kind === 'task' ? result.task.taskId : `batch:${result.batchId}`;
+      if (result.replayed === true) reply.header('idempotent-replayed', 'true');
       reply.status(201);
       if (result.kind === 'task') return presentTask(result.task, []);
       return { batchId: result.batchId, count: result.taskIds.length, taskIds: result.taskIds };

@@ -275,4 +275,19 @@ ALTER TABLE teams ADD COLUMN max_key_age_days REAL;
 ALTER TABLE machines ADD COLUMN key_alerted_at REAL;
 `,
   },
+  {
+    id: 5,
+    name: 'idempotency keys',
+    sql: `
+-- A retried create with the same Idempotency-Key answers the first result.
+CREATE TABLE idempotency_keys (
+  key TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  response TEXT NOT NULL,
+  created_at REAL NOT NULL,
+  PRIMARY KEY (actor, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_created ON idempotency_keys(created_at);
+`,
+  },
 ];

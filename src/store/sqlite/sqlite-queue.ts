@@ -7,6 +7,7 @@ import type {
   BridgeReport,
   CancelResult,
   ClaimRequest,
+  IdempotencyRecord,
   NewTask,
   OutputChunk,
   ReportOutcome,
@@ -87,8 +88,23 @@ export class SqliteQueue {
     for (const [id, n] of ch.bridges) if (n !== 0) bridge.run(n, id);
   }
 
-  insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): void {
+  insertTasks(
+    tasks: readonly NewTask[],
+    now: number,
+    limits?: BatchLimits,
+    idempotency?: IdempotencyRecord,
+  ): void {
     this.tx(() => {
+      if (idempotency !== undefined) {
+        const r = this.st
+          .get(
+            `INSERT INTO idempotency_keys (key, actor, response, created_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (actor, key) DO NOTHING`,
+          )
+          .run(idempotency.key, idempotency.actor, idempotency.response, now);
+        if (r.changes === 0)
+          throw new AppError('IDEMPOTENT_REPLAY', 'this Idempotency-Key was used before', 409);
+      }
       if (limits !== undefined) {
         this.st
           .get('INSERT INTO batch_limits (batch_id, max_running, max_failures) VALUES (?, ?, ?)')

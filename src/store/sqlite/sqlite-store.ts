@@ -17,6 +17,7 @@ import type {
   BridgeReport,
   CancelResult,
   ClaimRequest,
+  IdempotencyRecord,
   MachinePatch,
   NewMachine,
   NewTask,
@@ -347,8 +348,20 @@ export class SqliteStore implements Store {
       .immediate();
   }
 
-  async insertTasks(tasks: readonly NewTask[], now: number, limits?: BatchLimits): Promise<void> {
-    this.queue.insertTasks(tasks, now, limits);
+  async insertTasks(
+    tasks: readonly NewTask[],
+    now: number,
+    limits?: BatchLimits,
+    idempotency?: IdempotencyRecord,
+  ): Promise<void> {
+    this.queue.insertTasks(tasks, now, limits, idempotency);
+  }
+
+  async getIdempotent(actor: string, key: string): Promise<string | null> {
+    const r = this.st
+      .get('SELECT response FROM idempotency_keys WHERE actor = ? AND key = ?')
+      .get(actor, key) as { response: string } | undefined;
+    return r?.response ?? null;
   }
 
   async getTask(taskId: string): Promise<Task | null> {
