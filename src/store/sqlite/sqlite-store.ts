@@ -1,11 +1,10 @@
-import { type AppError, conflict, notFound } from '../../core/errors.js';
+import { conflict, notFound } from '../../core/errors.js';
 import type {
   Alert,
   Assignment,
   Attempt,
   Bridge,
   Machine,
-  Priority,
   QueueStats,
   Region,
   Task,
@@ -35,22 +34,21 @@ import {
   type AlertRow,
   type AttemptRow,
   type BridgeRow,
-  MACHINE_SELECT,
-  type MachineRow,
   TASK_COLUMNS,
   TASK_FROM,
   type TaskRow,
   toAlert,
   toAttempt,
   toBridge,
-  toMachine,
   toTask,
 } from './rows.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteFleet } from './sqlite-fleet.js';
 import { SqliteIdentity } from './sqlite-identity.js';
+import { SqliteMachines } from './sqlite-machines.js';
 import { SqliteQueue } from './sqlite-queue.js';
 import { SqliteVault } from './sqlite-vault.js';
+import { inTeams, uniqueOr } from './util.js';
 
 const BRIDGE_SELECT = `SELECT b.id, b.name, r.name AS region_name, b.last_seen_at, b.running_count AS running, b.created_at
   FROM bridges b JOIN regions r ON r.id = b.region_id`;
@@ -65,11 +63,13 @@ export class SqliteStore implements Store {
   private readonly db: Db;
   private readonly st: Statements;
   private readonly queue: SqliteQueue;
+  private readonly machines: SqliteMachines;
 
   constructor(path: string) {
     this.db = openDatabase(path);
     this.st = new Statements(this.db);
     this.queue = new SqliteQueue(this.st);
+    this.machines = new SqliteMachines(this.st, (name, now) => this.ensureRegion(name, now));
     this.identity = new SqliteIdentity(this.st);
     this.vault = new SqliteVault(this.st);
     this.audit = new SqliteAudit(this.st);
@@ -251,101 +251,32 @@ export class SqliteStore implements Store {
     return (this.st.get(`${BRIDGE_SELECT} ORDER BY b.name`).all() as BridgeRow[]).map(toBridge);
   }
 
-  async createMachine(m: NewMachine, now: number): Promise<Machine> {
-    const team = this.st.get('SELECT id FROM teams WHERE name = ?').get(m.team) as { id: number } | undefined;
-    if (team === undefined) throw notFound('TEAM_NOT_FOUND', `team '${m.team}' does not exist`);
-    const region = this.st.get('SELECT id FROM regions WHERE name = ?').get(m.region) as
-      | { id: number }
-      | undefined;
-    if (region === undefined)
-      throw notFound('REGION_NOT_FOUND', `region '${m.region}' does not exist; create it first`);
-    try {
-      this.st
-        .get(
-          `INSERT INTO machines (name, team_id, region_id, transport, concurrency, labels, host, port, ssh_user,
-             created_at, updated_at, host_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          m.name,
-          team.id,
-          region.id,
-          m.transport,
-          m.concurrency,
-          JSON.stringify(m.labels),
-          m.host,
-          m.port,
-          m.user,
-          now,
-          now,
-          m.hostKey ?? null,
-        );
-    } catch (err) {
-      throw uniqueOr(err, conflict('MACHINE_EXISTS', `machine '${m.name}' already exists`));
-    }
-    return (await this.getMachine(m.name)) as Machine;
+  createMachine(m: NewMachine, now: number): Promise<Machine> {
+    return this.machines.createMachine(m, now);
   }
 
-  async getMachine(name: string): Promise<Machine | null> {
-    const r = this.st.get(`${MACHINE_SELECT} WHERE m.name = ?`).get(name) as MachineRow | undefined;
-    return r === undefined ? null : toMachine(r);
+  getMachine(name: string): Promise<Machine | null> {
+    return this.machines.getMachine(name);
   }
 
-  async listMachines(filter: {
+  listMachines(filter: {
     team?: string;
     region?: string;
     teams?: ReadonlySet<string> | null;
   }): Promise<Machine[]> {
-    const rows = this.st
-      .get(`${MACHINE_SELECT} WHERE (? IS NULL OR tm.name = ?) AND (? IS NULL OR r.name = ?) ORDER BY m.name`)
-      .all(
-        filter.team ?? null,
-        filter.team ?? null,
-        filter.region ?? null,
-        filter.region ?? null,
-      ) as MachineRow[];
-    return rows.map(toMachine).filter((m) => inTeams(m.team, filter.teams));
+    return this.machines.listMachines(filter);
   }
 
-  async updateMachine(name: string, patch: MachinePatch, now: number): Promise<Machine> {
-    const current = await this.getMachine(name);
-    if (current === null) throw notFound('MACHINE_NOT_FOUND', `machine '${name}' does not exist`);
-    const regionId = patch.region === undefined ? null : (await this.ensureRegion(patch.region, now)).id;
-    this.st
-      .get(
-        `UPDATE machines SET concurrency = COALESCE(?, concurrency), labels = COALESCE(?, labels),
-         region_id = COALESCE(?, region_id), host = COALESCE(?, host), port = COALESCE(?, port),
-         ssh_user = COALESCE(?, ssh_user), host_key = COALESCE(?, host_key), updated_at = ? WHERE name = ?`,
-      )
-      .run(
-        patch.concurrency ?? null,
-        patch.labels === undefined ? null : JSON.stringify(patch.labels),
-        regionId,
-        patch.host ?? null,
-        patch.port ?? null,
-        patch.user ?? null,
-        patch.hostKey ?? null,
-        now,
-        name,
-      );
-    return (await this.getMachine(name)) as Machine;
+  updateMachine(name: string, patch: MachinePatch, now: number): Promise<Machine> {
+    return this.machines.updateMachine(name, patch, now);
   }
 
-  async deleteMachine(name: string): Promise<void> {
-    this.db
-      .transaction(() => {
-        const m = this.st
-          .get('SELECT id, running_count, pending_count FROM machines WHERE name = ?')
-          .get(name) as { id: number; running_count: number; pending_count: number } | undefined;
-        if (m === undefined) throw notFound('MACHINE_NOT_FOUND', `machine '${name}' does not exist`);
-        const retrying = this.st
-          .get(`SELECT 1 FROM tasks WHERE status = 'retrying' AND machine_id = ? LIMIT 1`)
-          .get(m.id);
-        if (m.running_count > 0 || m.pending_count > 0 || retrying !== undefined) {
-          throw conflict('MACHINE_BUSY', `machine '${name}' has waiting or running tasks; cancel them first`);
-        }
-        this.st.get('DELETE FROM machines WHERE id = ?').run(m.id);
-      })
-      .immediate();
+  deleteMachine(name: string): Promise<void> {
+    return this.machines.deleteMachine(name);
+  }
+
+  queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
+    return this.machines.queueStats(now, teams);
   }
 
   async insertTasks(
@@ -500,59 +431,6 @@ export class SqliteStore implements Store {
       .all(filter.team ?? null, filter.team ?? null, filter.limit) as AlertRow[];
     return rows.map(toAlert).filter((a) => inTeams(a.team, filter.teams));
   }
-
-  async queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
-    const counts = (
-      this.st
-        .get(
-          `SELECT c.priority, c.status, tm.name AS team, c.n FROM queue_counters c JOIN teams tm ON tm.id = c.team_id`,
-        )
-        .all() as { priority: Priority; status: TaskStatus; team: string; n: number }[]
-    ).filter((c) => inTeams(c.team, teams));
-    const stats: QueueStats = {
-      pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
-      retrying: 0,
-      assigned: 0,
-      running: 0,
-      cancelling: 0,
-      oldestPendingAgeMs: null,
-      busiestMachines: [],
-    };
-    for (const c of counts) {
-      if (c.status === 'pending') stats.pending[c.priority] += c.n;
-      else if (
-        c.status === 'retrying' ||
-        c.status === 'assigned' ||
-        c.status === 'running' ||
-        c.status === 'cancelling'
-      )
-        stats[c.status] += c.n;
-    }
-    const oldest = this.st.get(
-      `SELECT t.queued_at AS created_at, tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
-       WHERE t.status = 'pending' AND t.priority = ? ORDER BY t.seq LIMIT 1`,
-    );
-    let oldestAt: number | null = null;
-    for (const p of [1, 2, 3, 4, 5]) {
-      // For a subset of teams the head of the global lane may belong to another team: then the age is not shown.
-      const r = oldest.get(p) as { created_at: number; team: string } | undefined;
-      if (r !== undefined && inTeams(r.team, teams) && (oldestAt === null || r.created_at < oldestAt)) {
-        oldestAt = r.created_at;
-      }
-    }
-    stats.oldestPendingAgeMs = oldestAt === null ? null : Math.max(0, now - oldestAt);
-    stats.busiestMachines = (
-      this.st
-        .get(
-          `SELECT m.name AS machine, tm.name AS team, m.running_count AS running, m.pending_count AS pending,
-             m.concurrency FROM machines m JOIN teams tm ON tm.id = m.team_id
-           WHERE m.running_count > 0 OR m.pending_count > 0
-           ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT 5`,
-        )
-        .all() as QueueStats['busiestMachines']
-    ).filter((m) => inTeams(m.team, teams));
-    return stats;
-  }
 }
 
 interface TeamRow {
@@ -563,13 +441,4 @@ interface TeamRow {
 
 function toTeam(r: TeamRow): Team {
   return { id: r.id, name: r.name, createdAt: r.created_at };
-}
-
-function inTeams(team: string, teams: ReadonlySet<string> | null | undefined): boolean {
-  return teams === null || teams === undefined || teams.has(team);
-}
-
-function uniqueOr(err: unknown, replacement: AppError): unknown {
-  const code = (err as { code?: string }).code;
-  return code === 'SQLITE_CONSTRAINT_UNIQUE' ? replacement : err;
 }
