@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { isAppError } from '../core/errors.js';
-import { VERSION } from '../server/start.js';
+import { VERSION } from '../core/version.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerFleetCommands } from './commands/fleet.js';

@@ -13,11 +13,14 @@ import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstr
 import { InProcessBus } from './bus.js';
 import { FleetService } from './fleet-service.js';
 import { archiveOldOutput } from './retention.js';
-import { DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
+import { DEFAULT_PORT, DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
+
+export { DEFAULT_PORT };
+
+import { VERSION } from '../core/version.js';
 import { TaskService } from './task-service.js';
 
-export const VERSION = '0.1.0';
-export const DEFAULT_PORT = 7400;
+export { VERSION };
 export const EMBEDDED_BRIDGE = 'embedded';
 
 export interface ServerOptions {

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { Bridge } from '../../bridge/bridge.js';
-import { HttpBridgeApi } from '../../bridge/http-api.js';
-import { standardTransports } from '../../bridge/setup.js';
 import { MINUTE_MS, SECOND_MS } from '../../core/time.js';
 import type { ServerSettings } from '../../server/settings.js';
-import { DEFAULT_PORT, startServer } from '../../server/start.js';
+import { DEFAULT_PORT } from '../../server/settings.js';
 import { QUICK_START_URL } from '../config.js';
 import { usage } from '../errors.js';
 import { parseCount, parseSeconds } from './task-input.js';
@@ -111,6 +108,8 @@ export function registerDaemons(program: Command): Command {
       }
       const port = f.port === undefined ? DEFAULT_PORT : parseCount(f.port, '--port', 65_535);
       const logger = pino({ level: logLevel(f.logLevel), base: { pid: process.pid } });
+      // Loaded here, not at the top: other commands (and the bridge) need none of the server's modules.
+      const { startServer } = await import('../../server/start.js');
       const s = await startServer({
         port,
         host: f.host ?? '127.0.0.1',
@@ -180,6 +179,11 @@ export function registerDaemons(program: Command): Command {
         level: logLevel(f.logLevel),
         base: { pid: process.pid, region: f.region ?? 'default' },
       });
+      const [{ Bridge }, { HttpBridgeApi }, { standardTransports }] = await Promise.all([
+        import('../../bridge/bridge.js'),
+        import('../../bridge/http-api.js'),
+        import('../../bridge/setup.js'),
+      ]);
       const api = new HttpBridgeApi(url, token, 'standalone');
       const { transports, pool } = standardTransports(
         api,
