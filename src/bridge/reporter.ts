@@ -40,7 +40,8 @@ export class Reporter {
     // Output may already have been counted for this attempt; keep its chunk numbers.
     if (!this.attempts.has(key(ref))) this.attempts.set(key(ref), { ...ref, nextChunk: 0, bytesSent: 0 });
     this.pending.started.push({ ...ref, at });
-    this.schedule(true);
+    // Not at once: a short command's start then travels with its result, in one transaction.
+    this.schedule(false);
   }
 
   output(ref: AttemptRef, stream: OutputStream, data: string, at: number): void {
