@@ -270,6 +270,7 @@ export class Bridge {
     await Promise.allSettled([...this.running.values()].map((r) => r.handle.done));
     await this.loop;
     await this.reporter.drain();
+    await Promise.all(Object.values(this.o.transports).map((t) => t?.close()));
   }
 }
 

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Transport as TransportKind } from '../core/types.js';
 import type { BridgeApi } from './api.js';
 import { LocalTransport } from './transports/local.js';
+import { SpawnerTransport } from './transports/spawner.js';
 import { SshTransport } from './transports/ssh.js';
 import { SshPool } from './transports/ssh-pool.js';
 import type { Transport } from './transports/transport.js';
@@ -10,7 +11,7 @@ import type { Transport } from './transports/transport.js';
 export function standardTransports(
   api: BridgeApi,
   logger: Logger,
-  options: { stateDir?: string } = {},
+  options: { stateDir?: string; spawner?: boolean } = {},
 ): { transports: Record<TransportKind, Transport>; pool: SshPool } {
   const pool = new SshPool({
     logger,
@@ -22,7 +23,11 @@ export function standardTransports(
   });
   return {
     transports: {
-      local: new LocalTransport(options.stateDir === undefined ? {} : { stateDir: options.stateDir }),
+      // A separate lean process starts local commands: forking a big process is slow.
+      local:
+        options.spawner === false
+          ? new LocalTransport(options.stateDir === undefined ? {} : { stateDir: options.stateDir })
+          : new SpawnerTransport(logger, options.stateDir),
       ssh: new SshTransport(pool),
     },
     pool,

@@ -131,12 +131,16 @@ export class SshPool {
     entry.client.end();
   }
 
-  private connection(t: SshTarget): Promise<Entry> {
+  private async connection(t: SshTarget): Promise<Entry> {
     const key = this.keyOf(t);
-    const existing = this.entries.get(key);
-    if (existing !== undefined) return Promise.resolve(existing);
     const failed = this.backoff.get(key);
-    if (failed !== undefined && failed.until > Date.now()) return Promise.reject(failed.error);
+    // After a failure, wait out the backoff before trying again rather than failing at once:
+    // the machine may be back by then.
+    if (failed !== undefined && failed.until > Date.now()) {
+      await new Promise((r) => setTimeout(r, failed.until - Date.now()));
+    }
+    const existing = this.entries.get(key);
+    if (existing !== undefined) return existing;
     const client = new ssh2.Client();
     const entry: Entry = {
       key,
