@@ -48,19 +48,21 @@ export async function bootstrap(
   await addToken(store, admin.id, token, now);
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
   if ((await store.getMachine('local')) === null) {
-    await store.createMachine(
-      {
-        name: 'local',
-        team: 'default',
-        region: 'default',
-        transport: 'local',
-        concurrency: DEFAULT_MACHINE_CONCURRENCY,
-        labels: {},
-        host: null,
-        port: null,
-        user: null,
-      },
-      now,
+    await tolerate(
+      store.createMachine(
+        {
+          name: 'local',
+          team: 'default',
+          region: 'default',
+          transport: 'local',
+          concurrency: DEFAULT_MACHINE_CONCURRENCY,
+          labels: {},
+          host: null,
+          port: null,
+          user: null,
+        },
+        now,
+      ),
     );
   }
   let masterPasswordFile: string | null = null;
@@ -74,8 +76,8 @@ export async function bootstrap(
     // The quick start sets the vault up with that password; production sets it up from a client (vault init).
     const kdf = newKdf();
     const kek = deriveKek(masterPassword, kdf);
-    await store.vault.initMaster({ kdf: JSON.stringify(kdf), verifier: makeVerifier(kek) }, now);
-    await store.vault.createTeamKey('default', wrapTeamKey(kek, 'default', newTeamKey()), now);
+    await tolerate(store.vault.initMaster({ kdf: JSON.stringify(kdf), verifier: makeVerifier(kek) }, now));
+    await tolerate(store.vault.createTeamKey('default', wrapTeamKey(kek, 'default', newTeamKey()), now));
   }
   await store.setMeta('installation', new Date(now).toISOString());
   return {
@@ -87,13 +89,28 @@ export async function bootstrap(
 }
 
 async function addToken(store: Store, userId: number, token: string, now: number): Promise<void> {
-  await store.createToken({
-    hash: hashToken(token),
-    kind: 'user',
-    name: 'admin (bootstrap)',
-    userId,
-    bridgeName: null,
-    now,
-    expiresAt: null,
-  });
+  const hash = hashToken(token);
+  try {
+    await store.createToken({
+      hash,
+      kind: 'user',
+      name: 'admin (bootstrap)',
+      userId,
+      bridgeName: null,
+      now,
+      expiresAt: null,
+    });
+  } catch (err) {
+    // Another replica added the same preset token a moment ago.
+    if ((await store.findToken(hash, now)) === null) throw err;
+  }
+}
+
+/** Ignores a conflict (another replica did it first); other errors pass. */
+async function tolerate(p: Promise<unknown>): Promise<void> {
+  try {
+    await p;
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode !== 409) throw err;
+  }
 }

@@ -6,14 +6,13 @@ import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
 import { standardTransports } from '../bridge/setup.js';
-import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
-import { InProcessBus } from './bus.js';
 import { FleetService } from './fleet-service.js';
 import { archiveOldOutput } from './retention.js';
 import { DEFAULT_PORT, DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
+import { openStorage } from './storage.js';
 
 export { DEFAULT_PORT };
 
@@ -31,6 +30,8 @@ export interface ServerOptions {
   bridge?: boolean;
   settings?: Partial<ServerSettings>;
   adminToken?: string;
+  /** PostgreSQL URL for a replicated control plane; default: SQLite in the data dir (or DATABASE_URL). */
+  databaseUrl?: string;
   /** How often the embedded bridge reads machines' health. Default 15 s; 0 turns it off. */
   healthIntervalMs?: number;
   /** The vault's master password, for the quick-start setup and the embedded bridge. */
@@ -57,13 +58,13 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   const logger = o.logger ?? pino({ base: { pid: process.pid }, redact: ['req.headers.authorization'] });
   const clock = o.clock ?? Date.now;
   const settings: ServerSettings = { ...DEFAULT_SETTINGS, ...o.settings };
-  const store = new SqliteStore(join(dataDir, 'rediacc.db'));
-  await store.migrate();
+  const databaseUrl = o.databaseUrl ?? process.env.DATABASE_URL;
+  const storage = await openStorage(dataDir, databaseUrl, logger);
+  const { store, bus } = storage;
   const boot = await bootstrap(store, dataDir, clock(), o.adminToken, o.masterPassword);
   const masterFile = join(dataDir, MASTER_PASSWORD_FILE);
   const masterPassword =
     o.masterPassword ?? (existsSync(masterFile) ? readFileSync(masterFile, 'utf8').trim() : undefined);
-  const bus = new InProcessBus();
   const service = new TaskService(store, bus, settings, logger, clock);
   const fleet = new FleetService(store, bus, logger, clock);
   const app = await buildApp({ store, bus, service, fleet, settings, logger, clock, version: VERSION });
@@ -91,7 +92,11 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
 
   let bridge: Bridge | null = null;
   if (o.bridge !== false) {
-    const name = EMBEDDED_BRIDGE;
+    // Replicas on one database each run their own embedded bridge, under their own name.
+    const name =
+      databaseUrl === undefined || databaseUrl === ''
+        ? EMBEDDED_BRIDGE
+        : `${EMBEDDED_BRIDGE}-${hostname()}-${o.port ?? DEFAULT_PORT}-${process.pid}`.slice(0, 63);
     await store.upsertBridge(name, 'default', clock());
     const api = new LocalBridgeApi(service, fleet, name, 'default');
     const log = logger.child({ bridge: name, host: hostname() });
@@ -130,7 +135,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
         service.stop();
         await bridge?.stop({ killRunning: true });
         await app.close();
-        await store.close();
+        await storage.close();
       })();
       return closing;
     },

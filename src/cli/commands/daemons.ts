@@ -50,6 +50,7 @@ interface BridgeFlags {
 }
 
 interface ServerFlags {
+  databaseUrl?: string;
   logRetentionDays?: string;
   masterPasswordFile?: string;
   port?: string;
@@ -74,6 +75,10 @@ export function registerDaemons(program: Command): Command {
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--data-dir <dir>', 'where the SQLite store and the admin token live (default ./.rediacc)')
     .option('--no-bridge', 'do not run the embedded bridge')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL for several replicas (postgres://…; else DATABASE_URL, else SQLite)',
+    )
     .option('--lease-seconds <s>', 'how long a bridge holds a task without a heartbeat (default 30)')
     .option(
       '--aging-minutes <m>',
@@ -115,6 +120,7 @@ export function registerDaemons(program: Command): Command {
         host: f.host ?? '127.0.0.1',
         ...(f.dataDir === undefined ? {} : { dataDir: f.dataDir }),
         bridge: f.bridge !== false,
+        ...(f.databaseUrl === undefined ? {} : { databaseUrl: f.databaseUrl }),
         settings,
         ...(process.env.REDIACC_ADMIN_TOKEN === undefined
           ? {}
