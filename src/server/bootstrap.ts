@@ -39,11 +39,12 @@ export async function bootstrap(
     }
     return { firstStart: false, generatedToken: null, tokenFile, masterPasswordFile: null };
   }
+  // Replicas starting together on one database may race through this: every step tolerates "exists".
   await store.ensureRegion('default', now);
-  if ((await store.getTeam('default')) === null) await store.createTeam('default', now);
-  const admin =
-    (await store.getUserByEmail(ADMIN_EMAIL)) ??
-    (await store.createUser({ email: ADMIN_EMAIL, isAdmin: true, now }));
+  await tolerate(store.createTeam('default', now));
+  await tolerate(store.createUser({ email: ADMIN_EMAIL, isAdmin: true, now }));
+  const admin = await store.getUserByEmail(ADMIN_EMAIL);
+  if (admin === null) throw new Error('the admin account could not be created');
   const token = presetToken ?? newToken('rdc');
   await addToken(store, admin.id, token, now);
   writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -96,7 +97,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     const name =
       databaseUrl === undefined || databaseUrl === ''
         ? EMBEDDED_BRIDGE
-        : `${EMBEDDED_BRIDGE}-${hostname()}-${o.port ?? DEFAULT_PORT}-${process.pid}`.slice(0, 63);
+        : `${EMBEDDED_BRIDGE}-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`.slice(0, 63);
     await store.upsertBridge(name, 'default', clock());
     const api = new LocalBridgeApi(service, fleet, name, 'default');
     const log = logger.child({ bridge: name, host: hostname() });
