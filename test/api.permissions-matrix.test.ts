@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, startTestServer, type TestServer } from './helpers/server.js';
+import { actionOf } from '../src/server/audit-hook.js';
+import { ADMIN_TOKEN, startTestServer, type TestServer, waitFor } from './helpers/server.js';
 import { type Role, teamWithObjects, userWithRoles } from './helpers/teams.js';
 
 // Every route × every role × own/other team. A route that is added without a
@@ -271,4 +272,41 @@ describe('permissions: every route × every role × own/other team', () => {
       expect(problems).toEqual([]);
     });
   }
+
+  // Runs after every route was called by every role: each mutating route left audit records.
+  it('every mutating route appears in the audit log', async () => {
+    const mutating = Object.keys(CASES)
+      .map((k) => k.split(' ') as [string, string])
+      .filter(([method]) => method !== 'GET')
+      .map(([method, path]) => actionOf(method, path.replace(/\{([^}]+)\}/g, ':$1').replace(':*', '*')));
+    const seen = await waitFor(async () => {
+      const actions = new Set<string>();
+      for (let after = 0; ; ) {
+        const page = (await t.api('GET', `/audit?after=${after}&limit=5000`)).body as {
+          id: number;
+          action: string;
+        }[];
+        for (const r of page) actions.add(r.action);
+        if (page.length < 5000) break;
+        after = page.at(-1)?.id ?? after;
+      }
+      // Handlers name some actions themselves (vault.set, vault.init…); accept either name.
+      return mutating.every((a) => actions.has(a) || [...actions].some((x) => aliases(a).includes(x)))
+        ? actions
+        : undefined;
+    });
+    expect(seen.size).toBeGreaterThan(10);
+  });
 });
+
+/** Actions that handlers name explicitly instead of the derived name. */
+function aliases(derived: string): string[] {
+  const table: Record<string, string[]> = {
+    'vault.master.create': ['vault.init'],
+    'vault.master.update': ['vault.change-master'],
+    'teams.vault.update': ['vault.set'],
+    'teams.vault.delete': ['vault.delete'],
+    'bridge.host-key.create': ['machines.host-key.pin'],
+  };
+  return table[derived] ?? [];
+}
