@@ -101,7 +101,8 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         abort.signal,
       );
       if (result.tasks.length === 0) request.audit.skip = true;
-      else request.audit.details = { claimed: result.tasks.map((t) => `${t.taskId}#${t.attempt}`) };
+      // Counts, not lists: each task's attempts keep the detail, and a claim may carry thousands.
+      else request.audit.details = { claimed: result.tasks.length };
       return { ...result, leaseMs: settings.leaseMs };
     },
   );
@@ -127,8 +128,8 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         results: b.results ?? [],
         running: b.running ?? [],
       });
-      const ended = (b.results ?? []).map((x) => `${x.taskId}#${x.attempt}`);
-      if (ended.length === 0 && (b.started ?? []).length === 0) request.audit.skip = true;
+      const ended = (b.results ?? []).length;
+      if (ended === 0 && (b.started ?? []).length === 0) request.audit.skip = true;
       else request.audit.details = { started: (b.started ?? []).length, ended };
       return { cancel: outcome.cancel };
     },
