@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { AppError, invalid } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
 import { parsePriority } from '../core/priority.js';
 import type { Backoff, FailureAction, Task } from '../core/types.js';
 import { matchesSelector } from '../scheduler/placement.js';
@@ -140,7 +140,7 @@ export class TaskExpander {
         }
         const env = await this.splitEnv(input, m.team, at);
         out.push({
-          taskId: randomUUID(),
+          taskId: uuidv7(),
           batchId: null,
           machine: name,
           priority,
@@ -210,7 +210,7 @@ export class TaskExpander {
     regions.add(region);
     const env = await this.splitEnv(input, team, at);
     return {
-      taskId: randomUUID(),
+      taskId: uuidv7(),
       batchId: null,
       machine: '',
       selector: { team, region, labels: input.select ?? {} },

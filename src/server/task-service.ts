@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { notFound } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
 import type { Assignment, Task } from '../core/types.js';
 import type { BridgeReport, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
 import { type Bus, waitForAny } from './bus.js';
@@ -56,7 +56,7 @@ export class TaskService {
     }
     const { tasks, regions } = await this.expander.expand(inputs, createdBy, asBatch, authorize);
     const rolling = rollout.rolling !== undefined || rollout.maxFailures !== undefined;
-    const batchId = asBatch || rolling || tasks.length > 1 ? randomUUID() : null;
+    const batchId = asBatch || rolling || tasks.length > 1 ? uuidv7() : null;
     for (const t of tasks) t.batchId = batchId;
     const limits =
       rolling && batchId !== null

@@ -87,10 +87,14 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const p = request.principal as Extract<Principal, { kind: 'bridge' }>;
       const abort = new AbortController();
-      request.raw.on('close', () => abort.abort());
+      // The response's close, not the request's: a request closes as soon as its body is read,
+      // which would end every long poll at once.
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
       const b = request.body;
       const result = await service.claim(
         p.bridge,

@@ -81,7 +81,7 @@ export function logRoutes(app: App, deps: RouteDeps): void {
         wake?.();
       });
       let closed = false;
-      request.raw.on('close', () => {
+      raw.on('close', () => {
         closed = true;
         wake?.();
       });
