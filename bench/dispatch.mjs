@@ -1,12 +1,12 @@
 // npm run bench -- dispatch [--only latency,p1,throughput,create,claim,drain,rss] [--quick]
 // Prints progress on stderr, then a table and one JSON line on stdout.
 import { readFileSync } from 'node:fs';
-import { availableParallelism, loadavg, release, totalmem } from 'node:os';
+import { availableParallelism, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createClaim } from './dispatch/create-claim.mjs';
 import { drain } from './dispatch/drain.mjs';
 import { latency, p1 } from './dispatch/latency.mjs';
-import { cleanupAll } from './dispatch/lib.mjs';
+import { cleanupAll, cpuTicks, othersCpuPct } from './dispatch/lib.mjs';
 import { rss } from './dispatch/rss.mjs';
 import { throughput } from './dispatch/throughput.mjs';
 
@@ -28,7 +28,6 @@ function machine() {
     memGiB: Math.round(totalmem() / 2 ** 30),
     kernel: release(),
     node: process.version,
-    loadAvg1mAtStart: Math.round(loadavg()[0] * 100) / 100,
   };
 }
 
@@ -38,7 +37,7 @@ function table(rows) {
     r.figure,
     r.value,
     r.target,
-    r.ok === null ? '' : r.ok ? 'ok' : 'BELOW TARGET',
+    `${r.ok === null ? '' : r.ok ? 'ok' : 'BELOW TARGET'}${r.noisy ? ' (machine busy)' : ''}`.trim(),
   ]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => `| ${c.map((x, i) => x.padEnd(width[i])).join(' | ')} |`;
@@ -69,27 +68,32 @@ export async function main(argv) {
   const opts = { quick: values.quick, only: new Set(wanted) };
   process.stderr.write(
     `dispatch benchmark${opts.quick ? ' (--quick: smaller counts)' : ''}: ${m.nproc} × ${m.cpu}, ` +
-      `${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load ${m.loadAvg1mAtStart}\n`,
+      `${m.memGiB} GiB, Linux ${m.kernel}, Node ${m.node}\n`,
   );
-  if (m.loadAvg1mAtStart > 0.5) {
-    process.stderr.write('warning: the machine is busy (1-min load > 0.5); figures will be noisy\n');
-  }
   const results = {};
   const rows = [];
   const done = new Set();
+  const interference = [];
   for (const name of wanted) {
     const s = SCENARIOS[name];
     if (done.has(s.run)) continue; // create and claim share one run
     done.add(s.run);
     process.stderr.write(`\n[${name}] ${s.about}\n`);
     const t0 = performance.now();
+    const cpu0 = cpuTicks();
     try {
       const out = await s.run(opts);
+      const ms = performance.now() - t0;
+      const othersPct = othersCpuPct(cpu0, cpuTicks(), ms, m.nproc);
+      process.stderr.write(`  (other processes used ${othersPct}% of the machine's CPU meanwhile)\n`);
+      interference.push(`${name} ${othersPct}%`);
       results[name === 'claim' ? 'create' : name] = {
         ...out.result,
-        seconds: Math.round((performance.now() - t0) / 1000),
+        seconds: Math.round(ms / 1000),
+        othersCpuPct: othersPct,
       };
-      rows.push(...out.rows);
+      // Another process's load on a 2-core machine makes these figures unreliable: say so in the table.
+      rows.push(...out.rows.map((r) => ({ ...r, noisy: othersPct > 10 })));
     } catch (err) {
       process.stderr.write(`  ${name} failed: ${err?.stack ?? err}\n`);
       results[name] = { error: String(err?.message ?? err) };
@@ -100,7 +104,6 @@ export async function main(argv) {
     `\ndispatch benchmark — ${m.nproc} × ${m.cpu}, Node ${m.node}${opts.quick ? ' (--quick)' : ''}\n`,
   );
   process.stdout.write(`${table(rows)}\n`);
-  m.loadAvg1mAtEnd = Math.round(loadavg()[0] * 100) / 100;
-  process.stdout.write(`load average (1 min): ${m.loadAvg1mAtStart} at start, ${m.loadAvg1mAtEnd} at end\n`);
+  process.stdout.write(`CPU used by other processes during each scenario: ${interference.join(', ')}\n`);
   process.stdout.write(`${JSON.stringify({ bench: 'dispatch', quick: opts.quick, machine: m, results })}\n`);
 }

@@ -37,7 +37,7 @@ export async function cleanupAll() {
 }
 
 export function tempDir(tag) {
-  return mkdtempSync(join(tmpdir(), `rediacc-bench-${tag}-`));
+  return mkdtempSync(join(tmpdir(), `rediacc-bench-dispatch-${tag}-`));
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -238,6 +238,21 @@ export function memOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { hwmMB: (kb('VmHWM') * 1024) / 1e6, rssMB: (kb('VmRSS') * 1024) / 1e6 };
+}
+
+/** CPU ticks used by the whole machine and by this process with its reaped descendants. */
+export function cpuTicks() {
+  const all = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = all;
+  const own = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ').map(Number);
+  // Fields 14-17 of /proc/self/stat (utime, stime, cutime, cstime), counted after the ') '.
+  return { busy: user + nice + system + irq + softirq + steal, mine: own[11] + own[12] + own[13] + own[14] };
+}
+
+/** Share (%) of the machine's CPU capacity used by processes outside this benchmark between two snapshots. */
+export function othersCpuPct(a, b, wallMs, cores) {
+  const ticks = b.busy - a.busy - (b.mine - a.mine);
+  return Math.max(0, Math.round((ticks / ((wallMs / 1000) * 100 * cores)) * 100));
 }
 
 /** Nearest-rank percentile of an array of numbers. */
