@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { preciseNowMs } from '../../core/time.js';
@@ -39,7 +41,13 @@ export class LocalTransport implements Transport {
       const v = process.env[k];
       if (v !== undefined) env[k] = v;
     }
-    Object.assign(env, task.env, { REDIACC_TASK_ID: task.taskId, REDIACC_ATTEMPT: String(task.attempt) });
+    // Every process the command starts inherits this marker, also those that leave its process group.
+    const marker = `RDC_ATTEMPT=${randomUUID()}`;
+    Object.assign(env, task.env, {
+      REDIACC_TASK_ID: task.taskId,
+      REDIACC_ATTEMPT: String(task.attempt),
+      RDC_ATTEMPT: marker.slice('RDC_ATTEMPT='.length),
+    });
     const child = spawn('/bin/sh', ['-c', task.command], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -50,6 +58,7 @@ export class LocalTransport implements Transport {
     let timeoutTimer: NodeJS.Timeout | undefined;
     let timedOut = false;
     const signalGroup = (signal: NodeJS.Signals) => {
+      killMarked(marker, signal);
       if (child.pid === undefined) return;
       try {
         process.kill(-child.pid, signal);
@@ -128,4 +137,23 @@ export class LocalTransport implements Transport {
   }
 
   async close(): Promise<void> {}
+}
+
+/** Signals every process whose environment carries `marker` (those that left the group with setsid). */
+function killMarked(marker: string, signal: NodeJS.Signals): void {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').includes(marker))
+        process.kill(Number(name), signal);
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
 }
