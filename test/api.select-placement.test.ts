@@ -25,6 +25,8 @@ describe('placement by label selector', () => {
       tasks: Array.from({ length: 40 }, () => ({ select: { role: 'web' }, command: 'sleep 1' })),
     });
     expect(created.status).toBe(201);
+    // Placement happens when a slot frees: between a task's end and the next claim a machine may
+    // briefly have fewer. Whenever every runnable task is placed, none is more than one above another.
     let worstSpread = 0;
     let samples = 0;
     const done = await waitFor(
@@ -32,16 +34,19 @@ describe('placement by label selector', () => {
         const machines = (await t.api('GET', '/machines')).body as { name: string; running: number }[];
         const web = machines.filter((m) => m.name.startsWith('web-')).map((m) => m.running);
         expect(machines.find((m) => m.name === 'db-1')?.running).toBe(0);
-        worstSpread = Math.max(worstSpread, Math.max(...web) - Math.min(...web));
-        samples += 1;
         const batch = (await t.api('GET', `/batches/${created.body.batchId}`)).body;
+        const running = web.reduce((a, b) => a + b, 0);
+        if (running === Math.min(8, 40 - batch.done)) {
+          worstSpread = Math.max(worstSpread, Math.max(...web) - Math.min(...web));
+          samples += 1;
+        }
         return batch.done === 40 ? batch : undefined;
       },
       60_000,
-      100,
+      50,
     );
     expect(done.counts.completed).toBe(40);
-    expect(samples).toBeGreaterThan(10);
+    expect(samples).toBeGreaterThan(5);
     expect(worstSpread).toBeLessThanOrEqual(1);
     const tasks = (await t.api('GET', `/tasks?batch=${created.body.batchId}&limit=100`)).body as {
       machine: string;
