@@ -155,6 +155,24 @@ export function registerDaemons(program: Command): Command {
       await new Promise(() => {});
     });
 
+  program
+    .command('migrate-store')
+    .description('copy a SQLite store into an empty PostgreSQL database (stop the server first)')
+    .requiredOption('--from <sqlite:path>', 'the SQLite store, e.g. sqlite:./.rediacc/rediacc.db')
+    .requiredOption('--to <postgres-url>', 'postgres://user@host:5432/db')
+    .action(async (f: { from: string; to: string }) => {
+      if (!f.from.startsWith('sqlite:')) throw usage('--from takes sqlite:PATH', '--from');
+      if (!/^postgres(ql)?:\/\//.test(f.to)) throw usage('--to takes a postgres:// URL', '--to');
+      const { migrateStore } = await import('../../store/migrate-store.js');
+      const copied = await migrateStore(f.from.slice('sqlite:'.length), f.to, (table, rows) => {
+        process.stderr.write(`copied ${table}: ${rows} row(s)\n`);
+      });
+      const total = copied.reduce((a, c) => a + c.rows, 0);
+      process.stdout.write(
+        `migrated ${total} row(s) in ${copied.length} tables; start the servers with --database-url\n`,
+      );
+    });
+
   return program
     .command('bridge')
     .description('run a standalone bridge: claims tasks of its region over HTTP and runs them')
