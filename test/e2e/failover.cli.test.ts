@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { daemon, freePort, processesWith, rediacc, stop, waitForHealth } from '../helpers/cli.js';
 import { waitFor } from '../helpers/server.js';
+import { emptyDatabase } from '../helpers/store.js';
 
 const TOKEN = 'rdc_failover_test_token';
 
 // Standalone bridges over HTTP; one is killed with -9 while it runs a task.
-describe('kill -9 of a standalone bridge', () => {
+describe.each(['sqlite', 'postgres'] as const)('kill -9 of a standalone bridge (%s)', (kind) => {
+  let db: { url: string; drop(): Promise<void> } | undefined;
   let dataDir: string;
   let url: string;
   const children: ChildProcess[] = [];
@@ -25,9 +27,14 @@ describe('kill -9 of a standalone bridge', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'rediacc-failover-'));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    const server = daemon(['server', '--port', String(port), '--data-dir', dataDir, '--lease-seconds', '2'], {
-      env: { REDIACC_ADMIN_TOKEN: TOKEN },
-    });
+    if (kind === 'postgres') db = await emptyDatabase();
+    const storeArgs = db === undefined ? [] : ['--database-url', db.url];
+    const server = daemon(
+      ['server', '--port', String(port), '--data-dir', dataDir, '--lease-seconds', '2', ...storeArgs],
+      {
+        env: { REDIACC_ADMIN_TOKEN: TOKEN },
+      },
+    );
     children.push(server.child);
     await waitForHealth(url);
   });
@@ -35,6 +42,7 @@ describe('kill -9 of a standalone bridge', () => {
   afterAll(async () => {
     for (const c of children.reverse()) await stop(c, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
+    await db?.drop();
   });
 
   it('the other bridge finishes the retry and nothing stays running', async () => {
@@ -50,7 +58,7 @@ describe('kill -9 of a standalone bridge', () => {
     }
     await waitFor(async () => {
       const list = (await json('list', 'bridges')) as { name: string; online: boolean }[];
-      return list.filter((b) => b.name !== 'embedded' && b.online).length === 2 ? true : undefined;
+      return list.filter((b) => !b.name.startsWith('embedded') && b.online).length === 2 ? true : undefined;
     });
 
     const marker = `failover-${process.pid}`;
