@@ -52,7 +52,10 @@ describe.each(['sqlite', 'postgres'] as const)('kill -9 of a standalone bridge (
     for (const name of ['b1', 'b2']) {
       const created = await json('create', 'bridge', name, '--region', 'edge');
       expect(created).toMatchObject({ name, region: 'edge' });
-      const b = daemon(['bridge', '--url', url], { env: { REDIACC_BRIDGE_TOKEN: created.token } });
+      // The first URL leads nowhere: the bridge moves on to the next replica URL by itself.
+      const b = daemon(['bridge', '--url', `http://127.0.0.1:9,${url}`], {
+        env: { REDIACC_BRIDGE_TOKEN: created.token },
+      });
       bridges[name] = b.child;
       children.push(b.child);
     }
