@@ -100,7 +100,8 @@ export class Reporter {
     if (now) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      queueMicrotask(() => this.flush());
+      // The next turn of the event loop, so results that end together share one report.
+      setImmediate(() => this.flush());
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
@@ -112,7 +113,8 @@ export class Reporter {
   private flush(): void {
     if (this.inFlight !== null || !this.hasPending()) return;
     const body = this.pending;
-    body.running = this.running();
+    // Leases are renewed with heartbeats only: a report per result need not carry every running attempt.
+    body.running = this.heartbeatDue ? this.running() : [];
     this.pending = { started: [], output: [], results: [], running: [] };
     this.heartbeatDue = false;
     this.immediate = false;
