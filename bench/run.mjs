@@ -4,6 +4,10 @@ const BENCHES = {
     load: () => import('./dispatch.mjs'),
     about: 'enqueue→start latency, throughput, create/claim rates, dispatch rate, peak RSS',
   },
+  fleet: {
+    load: () => import('./fleet.mjs'),
+    about: 'SSH fleet vs parallel-ssh, pdsh, ansible: fan-out cold/warm, per-task overhead, RSS at 500',
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);
