@@ -101,6 +101,30 @@ describe('SSH machines', () => {
     expect(done.reason).toBe('CANCELLED');
   });
 
+  it('cancel stops a backgrounded shell loop too', async () => {
+    const marker = `0.2${process.pid}7`;
+    const created = await json(
+      'create',
+      'task',
+      '--machine',
+      'fleet-07',
+      '--command',
+      `( while :; do sleep ${marker}; done ) & echo started; wait`,
+    );
+    await waitFor(
+      async () => ((await processesWith(`sleep ${marker}`)).length >= 1 ? true : undefined),
+      15_000,
+    );
+    expect((await cli('cancel', 'task', created.taskId)).code).toBe(0);
+    const done = await waitFor(async () => {
+      const x = await json('get', 'task', created.taskId);
+      return x.status === 'cancelled' ? x : undefined;
+    }, 15_000);
+    expect(done.reason).toBe('CANCELLED');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await processesWith(`sleep ${marker}`)).toEqual([]);
+  });
+
   it('secrets reach the remote command through stdin, not the command line, and come back as ***', async () => {
     const set = await rediacc(['vault', 'set', 'app/token', '--stdin'], {
       env: { REDIACC_URL: t.url, REDIACC_TOKEN: ADMIN_TOKEN, REDIACC_DATA_DIR: t.dataDir },

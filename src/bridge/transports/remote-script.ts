@@ -21,8 +21,9 @@ export function remoteScript(attemptId: string, command: string, killGraceSecond
     '    b\\ *) l=${l#b }; v=$(printf %s "${l#*=}" | base64 -d; printf x); export "${l%%=*}=${v%x}";;',
     '  esac',
     'done',
-    // The command runs in a subshell that exports the marker; what it starts inherits it.
-    '( RDC_ATTEMPT=$id; export RDC_ATTEMPT; eval "$cmd" ) </dev/null &',
+    // The command runs in its own sh, started with the marker in its environment, so every
+    // process it starts (subshells included) shows the marker in /proc/<pid>/environ.
+    'RDC_ATTEMPT=$id sh -c "$cmd" </dev/null &',
     'cpid=$!',
     'stop() {',
     '  for sig in TERM KILL; do',
