@@ -40,7 +40,6 @@ export const DEFAULT_SETTINGS: ServerSettings = {
 
 export const DEFAULT_MACHINE_CONCURRENCY = 4;
 export const MAX_LIST_LIMIT = 1000;
-export const STATS_REFRESH_MS = MINUTE_MS;
 
 /** Where `rediacc server` listens unless told otherwise. */
 export const DEFAULT_PORT = 7400;
