@@ -77,6 +77,33 @@ describe.each(STORES)('%s store', (kind) => {
   });
 
   describe('claim', () => {
+    it('answers a repeated claim id with the unstarted tasks of the lost answer, and nothing new twice', async () => {
+      await t.machine('m1', 3);
+      const ids = [await t.add('m1'), await t.add('m1'), await t.add('m1'), await t.add('m1')];
+      const first = await t.store.claim(claimRequest(T0 + 1, { max: 2, claimId: 'c-1' }));
+      expect(first.map((a) => [a.taskId, a.attempt])).toEqual([
+        [ids[0], 1],
+        [ids[1], 1],
+      ]);
+      // The answer was lost; the bridge asks again with the same id and one more free slot.
+      const again = await t.store.claim(claimRequest(T0 + 2, { max: 3, claimId: 'c-1' }));
+      expect(again.map((a) => [a.taskId, a.attempt])).toEqual([
+        [ids[0], 1],
+        [ids[1], 1],
+        [ids[2], 1],
+      ]);
+      expect(again[0]).toEqual(first[0]);
+      expect((await t.store.getMachine('m1'))?.running).toBe(3);
+      expect((await t.store.getTask(ids[0] as string))?.attempts).toBe(1);
+      // A new id never hands out the same tasks again, and the machine is full.
+      expect(await t.claim(T0 + 3, { claimId: 'c-2' })).toEqual([]);
+      // Started tasks are no longer replayed.
+      await t.report(T0 + 4, { started: [{ taskId: ids[0] as string, attempt: 1, at: T0 + 4 }] });
+      expect(await t.claim(T0 + 5, { max: 3, claimId: 'c-1' })).toEqual([ids[1], ids[2]]);
+      const stats = await t.store.queueStats(T0 + 5);
+      expect(stats.pending[3]).toBe(1);
+    });
+
     it('claims by priority, then first in first out', async () => {
       await t.machine('m1', 10);
       const p5 = await t.add('m1', { priority: 5 });

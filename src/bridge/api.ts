@@ -40,8 +40,16 @@ export interface BridgeApi {
   /**
    * Claims up to `max` tasks, waiting up to `waitMs` for work or for a
    * cancellation not in `stopping` (attempts the bridge is already stopping).
+   * `claimId` names the request: a retry after a lost answer reuses it and
+   * gets back what the lost answer held.
    */
-  claim(max: number, waitMs: number, stopping: AttemptRef[], signal?: AbortSignal): Promise<ClaimResponse>;
+  claim(
+    max: number,
+    waitMs: number,
+    stopping: AttemptRef[],
+    claimId: string,
+    signal?: AbortSignal,
+  ): Promise<ClaimResponse>;
   report(body: ReportBody): Promise<{ cancel: AttemptRef[] }>;
   /** The machines of the bridge's region, to probe their health. */
   machines(): Promise<BridgeMachine[]>;

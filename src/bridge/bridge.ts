@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { preciseNowMs } from '../core/time.js';
 import type { Assignment, Transport as TransportKind } from '../core/types.js';
@@ -90,6 +91,8 @@ export class Bridge {
 
   private async claimLoop(): Promise<void> {
     let retryMs = CLAIM_RETRY_MIN_MS;
+    // Kept until an answer arrives: a retry after a lost answer gets back what that answer held.
+    let claimId = randomUUID();
     while (!this.stopped) {
       const free = Math.max(0, this.maxRunning - this.running.size);
       this.poll = new AbortController();
@@ -97,7 +100,8 @@ export class Bridge {
       try {
         // With no free slot the poll still waits, for cancellations; a freed slot aborts it.
         const stopping = [...this.running.values()].filter((r) => r.stopping).map((r) => r.ref);
-        const res = await this.o.api.claim(free, this.claimWaitMs, stopping, this.poll.signal);
+        const res = await this.o.api.claim(free, this.claimWaitMs, stopping, claimId, this.poll.signal);
+        claimId = randomUUID();
         retryMs = CLAIM_RETRY_MIN_MS;
         if (res.leaseMs !== this.leaseMs) {
           this.leaseMs = res.leaseMs;

@@ -29,8 +29,18 @@ export class HttpBridgeApi implements BridgeApi {
     this.current = (this.current + 1) % this.urls.length;
   }
 
-  claim(max: number, waitMs: number, stopping: AttemptRef[], signal?: AbortSignal): Promise<ClaimResponse> {
-    return this.post('/api/v1/bridge/claim', { max, waitMs, stopping }, signal) as Promise<ClaimResponse>;
+  claim(
+    max: number,
+    waitMs: number,
+    stopping: AttemptRef[],
+    claimId: string,
+    signal?: AbortSignal,
+  ): Promise<ClaimResponse> {
+    return this.post(
+      '/api/v1/bridge/claim',
+      { max, waitMs, stopping, claimId },
+      signal,
+    ) as Promise<ClaimResponse>;
   }
 
   report(body: ReportBody): Promise<{ cancel: AttemptRef[] }> {

@@ -27,9 +27,10 @@ export class LocalBridgeApi implements BridgeApi {
     max: number,
     waitMs: number,
     stopping: AttemptRef[],
+    claimId: string,
     signal?: AbortSignal,
   ): Promise<ClaimResponse> {
-    const r = await this.service.claim(this.name, this.region, max, waitMs, stopping, signal);
+    const r = await this.service.claim(this.name, this.region, max, waitMs, stopping, claimId, signal);
     return { ...r, leaseMs: this.service.settings.leaseMs };
   }
 

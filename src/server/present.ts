@@ -13,6 +13,7 @@ import type { OutputChunk } from '../store/store.js';
 /** Turns stored records into the API's JSON (camelCase, ISO times, public field names). */
 export function presentTask(t: Task, attempts?: Attempt[]) {
   return {
+    seq: t.seq,
     taskId: t.taskId,
     batchId: t.batchId,
     status: t.status,

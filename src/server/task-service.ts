@@ -141,6 +141,7 @@ export class TaskService {
     max: number,
     waitMs: number,
     stopping: readonly { taskId: string; attempt: number }[] = [],
+    claimId: string | null = null,
     signal?: AbortSignal,
   ): Promise<{ tasks: Assignment[]; cancel: { taskId: string; attempt: number }[] }> {
     const known = new Set(stopping.map((s) => `${s.taskId}#${s.attempt}`));
@@ -156,6 +157,7 @@ export class TaskService {
               leaseMs: this.settings.leaseMs,
               agingIntervalMs: this.settings.agingIntervalMs,
               criticalReserve: this.settings.criticalReserve,
+              claimId,
             })
           : [];
       const cancel = (await this.store.cancelsFor(bridge)).filter(
@@ -185,8 +187,12 @@ export class TaskService {
     return outcome;
   }
 
+  /** Called with every unit of work's changes (metrics); must not throw. */
+  readonly observers: ((changes: TransitionSummary) => void)[] = [];
+
   /** Publishes status changes; a task leaving a slot may let another start. */
   announce(changes: TransitionSummary): void {
+    for (const observe of this.observers) observe(changes);
     const regions = new Set<string>();
     let retrying = false;
     for (const t of changes.tasks) {

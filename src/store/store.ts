@@ -16,6 +16,9 @@ import type {
   Team,
   Transport,
 } from '../core/types.js';
+import type { NotifyStore } from './notify-store.js';
+import type { ScheduleStore } from './schedule-store.js';
+import type { WebStore } from './web-store.js';
 
 /**
  * Everything persistent goes through this interface. It exposes no
@@ -29,6 +32,12 @@ export interface Store {
   readonly vault: VaultStore;
   readonly audit: AuditStore;
   readonly fleet: FleetStore;
+  /** Notification channels, alert rules and the delivery outbox (src/store/notify-store.ts). */
+  readonly notify: NotifyStore;
+  /** Recurring schedules (src/store/schedule-store.ts). */
+  readonly schedules: ScheduleStore;
+  /** Dashboard sessions and counts (src/store/web-store.ts). */
+  readonly web: WebStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -103,7 +112,11 @@ export interface Store {
   markOutputArchived(taskId: string, location: string): Promise<void>;
   listAlerts(filter: { team?: string; teams?: ReadonlySet<string> | null; limit: number }): Promise<Alert[]>;
   /** Counters of the given teams (null: all). */
-  queueStats(now: number, teams?: ReadonlySet<string> | null): Promise<QueueStats>;
+  queueStats(
+    now: number,
+    teams?: ReadonlySet<string> | null,
+    options?: { busiest?: number },
+  ): Promise<QueueStats>;
 }
 
 export interface User {
@@ -121,7 +134,11 @@ export interface NewToken {
   bridgeName: string | null;
   now: number;
   expiresAt: number | null;
+  /** Narrows the token: 'metrics' may only scrape GET /metrics. Absent or null: the owner's rights. */
+  scope?: TokenScope | null;
 }
+
+export type TokenScope = 'metrics';
 
 export interface TokenRecord {
   kind: 'user' | 'bridge';
@@ -131,6 +148,8 @@ export interface TokenRecord {
   isAdmin: boolean;
   bridgeName: string | null;
   bridgeRegion: string | null;
+  /** null: the owner's rights. */
+  scope?: TokenScope | null;
 }
 
 export interface NewMachine {
@@ -180,6 +199,8 @@ export interface TaskFilter {
   teams?: ReadonlySet<string> | null;
   /** Only tasks older than this seq (pagination, newest first). */
   beforeSeq?: number;
+  /** Case-insensitive text in the command, or the start of the task id. */
+  text?: string;
   limit: number;
 }
 
@@ -198,6 +219,12 @@ export interface ClaimRequest {
   leaseMs: number;
   agingIntervalMs: number;
   criticalReserve: number;
+  /**
+   * The bridge's name for this claim request. A bridge that got no answer asks
+   * again with the same id and gets back what the lost answer held (still
+   * unstarted), so a replica dying mid-claim loses no task.
+   */
+  claimId?: string | null;
 }
 
 export interface BridgeReport {
@@ -239,6 +266,20 @@ export interface TransitionSummary {
   /** Tasks that reached a final state or a new one, for events. */
   tasks: { taskId: string; status: TaskStatus; region: string }[];
   alerts: number;
+  /** Attempts that started or ended in this unit of work, for metrics (absent: none). */
+  attempts?: AttemptEvent[];
+}
+
+/**
+ * An attempt that started (`waitMs` set) or ended (`ended` set). `waitMs` is
+ * the time from the task entering the queue (created, or retried by hand) to
+ * its first start since; a start after an automatic retry has none.
+ */
+export interface AttemptEvent {
+  teamId: number;
+  priority: number;
+  waitMs?: number;
+  ended?: { status: 'completed' | 'failed' | 'cancelled' | 'lost'; reason: FailureReason | null; runMs: number | null };
 }
 
 export interface OutputChunk {
@@ -271,6 +312,7 @@ export interface TokenSummary {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  scope?: TokenScope | null;
 }
 
 /** Users, their tokens and team memberships. */

@@ -102,6 +102,7 @@ export function bridgeRoutes(app: App, deps: RouteDeps): void {
         b.max,
         b.waitMs ?? 0,
         b.stopping ?? [],
+        b.claimId ?? null,
         abort.signal,
       );
       if (result.tasks.length === 0) request.audit.skip = true;

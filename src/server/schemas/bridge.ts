@@ -14,6 +14,13 @@ export const ClaimBody = Type.Object(
         description: 'attempts the bridge is already stopping: their cancellation does not end the wait',
       }),
     ),
+    claimId: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+        description:
+          'names this request; a bridge that got no answer asks again with the same id and gets back the unstarted tasks the lost answer held',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -97,6 +97,9 @@ export const AttemptOut = Type.Object({
 });
 
 export const TaskOut = Type.Object({
+  seq: Type.Integer({
+    description: 'creation order; the next page of a list is before=<seq of the last one>',
+  }),
   taskId: Type.String(),
   batchId: Type.Union([Type.String(), Type.Null()]),
   status: TaskStatusSchema,
@@ -146,6 +149,14 @@ export const ListTasksQuery = Type.Object(
     batch: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F-]{36}$' })),
     before: Type.Optional(QueryInt),
     limit: Type.Optional(QueryInt),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: '^[^\\u0000]*$',
+        description: 'text in the command (any case), or the start of the task id',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

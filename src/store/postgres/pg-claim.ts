@@ -59,6 +59,7 @@ export async function claim(q: Q, req: ClaimRequest): Promise<Assignment[]> {
      WHERE m.region_id = $1 ORDER BY m.running_count, m.id`,
     [region.id],
   );
+  const again = await replay(q, req, bridge.id, machines);
   const locks = new MachineLocks(q, region.id);
   const gate = new BatchGate(q);
   const picks: Pick[] = [];
@@ -68,12 +69,13 @@ export async function claim(q: Q, req: ClaimRequest): Promise<Assignment[]> {
     picks.push({ m, seq, priority });
     m.running_count += 1;
   };
-  await placeSelected(q, req, region.id, machines, locks, take, picks, ch);
+  const room = { ...req, max: req.max - again.length };
+  await placeSelected(q, room, region.id, machines, locks, take, picks, ch);
   for (const m of machines) {
-    if (req.max - picks.length <= 0) break;
+    if (room.max - picks.length <= 0) break;
     if (m.pending_count <= 0 || m.running_count >= m.concurrency + req.criticalReserve) continue;
     if (!(await locks.lock(m))) continue;
-    const remaining = req.max - picks.length;
+    const remaining = room.max - picks.length;
     if (m.pending_count <= 0 || m.running_count >= m.concurrency + req.criticalReserve) continue;
     const state: SlotState = {
       running: m.running_count,
@@ -86,9 +88,10 @@ export async function claim(q: Q, req: ClaimRequest): Promise<Assignment[]> {
       await take(m, pick.seq, pick.priority, pick.batchId);
     }
   }
-  const out = await assign(q, req, bridge.id, picks, ch);
+  const fresh = await assign(q, req, bridge.id, picks, ch);
   await gate.flush();
-  ch.bridgeRunning(bridge.id, out.length);
+  ch.bridgeRunning(bridge.id, fresh.length);
+  const out = [...again, ...fresh];
   await flush(q, ch);
   return out;
 }
@@ -171,21 +174,45 @@ async function placeSelected(
   }
 }
 
+interface AssignedRow {
+  seq: number;
+  task_id: string;
+  team_id: number;
+  attempts: number;
+  command: string;
+  timeout_s: number | null;
+  env: string;
+  secret_env: string;
+}
+
+type Held = Pick & { row: AssignedRow };
+
+/** What an earlier request with the same claim id took and the bridge never started: handed out again. */
+async function replay(
+  q: Q,
+  req: ClaimRequest,
+  bridgeId: number,
+  machines: MachineRow[],
+): Promise<Assignment[]> {
+  if (req.claimId === undefined || req.claimId === null) return [];
+  const rows = await q.rows<AssignedRow & { machine_id: number; priority: Priority }>(
+    `UPDATE tasks SET lease_expires_at = $1 WHERE bridge_id = $2 AND claim_id = $3 AND status = 'assigned'
+     RETURNING seq, machine_id, priority, task_id, team_id, attempts, command, timeout_s, env, secret_env`,
+    [req.now + req.leaseMs, bridgeId, req.claimId],
+  );
+  const held = rows.flatMap((row): Held[] => {
+    const m = machines.find((x) => x.id === row.machine_id);
+    return m === undefined ? [] : [{ m, seq: row.seq, priority: row.priority, row }];
+  });
+  return shape(q, held);
+}
+
 /** Hands the picked tasks out: new attempts, with the secrets and vault keys the bridge needs. */
 async function assign(q: Q, req: ClaimRequest, bridgeId: number, picks: Pick[], ch: Changes) {
   if (picks.length === 0) return [];
-  const updated = await q.rows<{
-    seq: number;
-    task_id: string;
-    team_id: number;
-    attempts: number;
-    command: string;
-    timeout_s: number | null;
-    env: string;
-    secret_env: string;
-  }>(
+  const updated = await q.rows<AssignedRow>(
     `UPDATE tasks t SET status = 'assigned', attempts = t.attempts + 1, bridge_id = $1, lease_expires_at = $2,
-       machine_id = d.machine_id, machine_name = d.machine_name
+       machine_id = d.machine_id, machine_name = d.machine_name, claim_id = $6
      FROM unnest($3::bigint[], $4::bigint[], $5::text[]) AS d(seq, machine_id, machine_name)
      WHERE t.seq = d.seq
      RETURNING t.seq, t.task_id, t.team_id, t.attempts, t.command, t.timeout_s, t.env, t.secret_env`,
@@ -195,10 +222,11 @@ async function assign(q: Q, req: ClaimRequest, bridgeId: number, picks: Pick[], 
       picks.map((p) => p.seq),
       picks.map((p) => p.m.id),
       picks.map((p) => p.m.name),
+      req.claimId ?? null,
     ],
   );
   const bySeq = new Map(updated.map((r) => [r.seq, r]));
-  const tasks = picks.map((p) => ({ ...p, row: bySeq.get(p.seq) as (typeof updated)[number] }));
+  const tasks: Held[] = picks.map((p) => ({ ...p, row: bySeq.get(p.seq) as AssignedRow }));
   await q.run(
     `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
      SELECT d.seq, d.attempt, 'running', $1, d.machine_name, $2
@@ -211,6 +239,16 @@ async function assign(q: Q, req: ClaimRequest, bridgeId: number, picks: Pick[], 
       tasks.map((t) => t.m.name),
     ],
   );
+  for (const t of tasks) {
+    ch.counters.move(t.row.team_id, t.priority, 'pending', 'assigned');
+    ch.machines.move(t.m.id, 'pending', 'assigned');
+  }
+  return shape(q, tasks);
+}
+
+/** The assignments a bridge needs: command, machine, and the ciphertexts of their secrets. */
+async function shape(q: Q, tasks: Held[]): Promise<Assignment[]> {
+  if (tasks.length === 0) return [];
   const wanted = tasks.flatMap((t) => [
     ...Object.values(JSON.parse(t.row.secret_env) as Record<string, string>).map((name) => ({
       team: t.row.team_id,
@@ -237,8 +275,6 @@ async function assign(q: Q, req: ClaimRequest, bridgeId: number, picks: Pick[], 
     shaped.filter((t) => t.needsVault).map((t) => t.row.team_id),
   );
   return shaped.map(({ m, priority, row, refs, sshKey, needsVault }): Assignment => {
-    ch.counters.move(row.team_id, priority, 'pending', 'assigned');
-    ch.machines.move(m.id, 'pending', 'assigned');
     return {
       taskId: row.task_id,
       attempt: row.attempts,

@@ -1,4 +1,8 @@
+import { TOKEN_SCOPE_MIGRATION } from '../token-scope-migration.js';
 import { LOCK_SPACE, LOCKS, type PgDb } from './pg-connection.js';
+import { NOTIFY_MIGRATION_PG } from './pg-migration-notify.js';
+import { PG_SCHEDULES_MIGRATION } from './schedules-migration.js';
+import { PG_WEB_MIGRATION } from './pg-web-migration.js';
 
 /**
  * PostgreSQL migrations: numbered and append-only, one for each SQLite
@@ -309,6 +313,19 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_created ON idempotency_keys(created_at);
 `,
   },
+  {
+    id: 6,
+    name: 'claim ids',
+    sql: `
+-- A bridge that lost a claim answer asks again with the same id and gets the same unstarted tasks.
+ALTER TABLE tasks ADD COLUMN claim_id TEXT;
+CREATE INDEX tasks_by_claim ON tasks(bridge_id, claim_id) WHERE status = 'assigned';
+`,
+  },
+  NOTIFY_MIGRATION_PG,
+  PG_SCHEDULES_MIGRATION,
+  { id: 9, name: 'web sessions', sql: PG_WEB_MIGRATION },
+  TOKEN_SCOPE_MIGRATION,
 ];
 
 /**

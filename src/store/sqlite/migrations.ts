@@ -1,3 +1,8 @@
+import { TOKEN_SCOPE_MIGRATION } from '../token-scope-migration.js';
+import { NOTIFY_MIGRATION_SQLITE } from './migration-notify.js';
+import { SQLITE_SCHEDULES_MIGRATION } from './schedules-migration.js';
+import { SQLITE_WEB_MIGRATION } from './web-migration.js';
+
 /**
  * SQLite migrations: numbered and append-only. Never edit a shipped one; add
  * the next number instead. Times are REAL milliseconds since the epoch.
@@ -290,4 +295,17 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_created ON idempotency_keys(created_at);
 `,
   },
+  {
+    id: 6,
+    name: 'claim ids',
+    sql: `
+-- A bridge that lost a claim answer asks again with the same id and gets the same unstarted tasks.
+ALTER TABLE tasks ADD COLUMN claim_id TEXT;
+CREATE INDEX tasks_by_claim ON tasks(bridge_id, claim_id) WHERE status = 'assigned';
+`,
+  },
+  NOTIFY_MIGRATION_SQLITE,
+  SQLITE_SCHEDULES_MIGRATION,
+  { id: 9, name: 'web sessions', sql: SQLITE_WEB_MIGRATION },
+  TOKEN_SCOPE_MIGRATION,
 ];

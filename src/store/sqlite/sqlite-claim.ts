@@ -31,6 +31,18 @@ interface MachineRow {
 interface Claimed {
   assignment: Assignment;
   bridgeId: number;
+  /** Handed out before under the same claim id; counted then. */
+  replayed?: boolean;
+}
+
+interface AssignedRow {
+  task_id: string;
+  team_id: number;
+  attempts: number;
+  command: string;
+  timeout_s: number | null;
+  env: string;
+  secret_env: string;
 }
 
 /**
@@ -58,7 +70,7 @@ export class SqliteClaim {
          FROM machines m JOIN teams tm ON tm.id = m.team_id WHERE m.region_id = ? ORDER BY m.running_count, m.id`,
       )
       .all(region.id) as MachineRow[];
-    const out: Claimed[] = [];
+    const out: Claimed[] = this.replay(req, bridge.id, machines);
     const batches = new BatchGate(this.st);
     const take = (m: MachineRow, seq: number, priority: Priority, batchId: string | null = null) => {
       if (!batches.admit(batchId)) return;
@@ -99,6 +111,27 @@ export class SqliteClaim {
       }
     }
     return out;
+  }
+
+  /** What an earlier request with the same claim id took and the bridge never started: handed out again. */
+  private replay(req: ClaimRequest, bridgeId: number, machines: MachineRow[]): Claimed[] {
+    if (req.claimId === undefined || req.claimId === null) return [];
+    const rows = this.st
+      .get(
+        `UPDATE tasks SET lease_expires_at = ? WHERE bridge_id = ? AND claim_id = ? AND status = 'assigned'
+         RETURNING seq, machine_id, priority, task_id, team_id, attempts, command, timeout_s, env, secret_env`,
+      )
+      .all(req.now + req.leaseMs, bridgeId, req.claimId) as (AssignedRow & {
+      seq: number;
+      machine_id: number;
+      priority: Priority;
+    })[];
+    return rows.flatMap((row) => {
+      const m = machines.find((x) => x.id === row.machine_id);
+      return m === undefined
+        ? []
+        : [{ assignment: this.shape(row, m, row.priority), bridgeId, replayed: true }];
+    });
   }
 
   /** Waiting tasks with a selector go to the least loaded matching machine with a free slot. */
@@ -161,18 +194,11 @@ export class SqliteClaim {
   ): Assignment {
     const row = this.st
       .get(
-        `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?
+        `UPDATE tasks SET status = 'assigned', attempts = attempts + 1, bridge_id = ?, lease_expires_at = ?,
+           claim_id = ?
          WHERE seq = ? RETURNING task_id, team_id, attempts, command, timeout_s, env, secret_env`,
       )
-      .get(bridgeId, req.now + req.leaseMs, seq) as {
-      task_id: string;
-      team_id: number;
-      attempts: number;
-      command: string;
-      timeout_s: number | null;
-      env: string;
-      secret_env: string;
-    };
+      .get(bridgeId, req.now + req.leaseMs, req.claimId ?? null, seq) as AssignedRow;
     this.st
       .get(
         `INSERT INTO attempts (task_seq, attempt, status, bridge_id, machine_name, assigned_at)
@@ -181,6 +207,11 @@ export class SqliteClaim {
       .run(seq, row.attempts, bridgeId, m.name, req.now);
     counters.move(row.team_id, priority, 'pending', 'assigned');
     slots.move(m.id, 'pending', 'assigned');
+    return this.shape(row, m, priority);
+  }
+
+  /** The assignment a bridge needs: command, machine, and the ciphertexts of its secrets. */
+  private shape(row: AssignedRow, m: MachineRow, priority: Priority): Assignment {
     const refs = Object.entries(JSON.parse(row.secret_env) as Record<string, string>);
     const secret = this.st.get(
       'SELECT version, ciphertext FROM vault_secrets WHERE team_id = ? AND name = ?',

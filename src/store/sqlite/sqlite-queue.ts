@@ -36,11 +36,13 @@ interface LiveRow {
   output_bytes: number;
   output_capped: number;
   batch_id: string | null;
+  queued_at: number;
+  retry_count: number;
 }
 
 const LIVE_SELECT = `SELECT t.seq, t.task_id, t.team_id, r.name AS region_name, t.machine_id, t.machine_name, t.status,
   t.priority, t.attempts, t.attempt_limit, t.retry_delay_s, t.backoff, t.failure_action, t.bridge_id,
-  t.output_bytes, t.output_capped, t.batch_id
+  t.output_bytes, t.output_capped, t.batch_id, t.queued_at, t.retry_count
   FROM tasks t JOIN regions r ON r.id = t.region_id`;
 
 /** One unit of work's bookkeeping: counters, machine slots, bridges, events. */
@@ -175,7 +177,7 @@ export class SqliteQueue {
     return this.tx(() => {
       const ch = new Changes();
       const out = this.claimer.claim(req, ch.counters, ch.machines);
-      for (const a of out) ch.bridgeRunning(a.bridgeId, 1);
+      for (const a of out) if (!a.replayed) ch.bridgeRunning(a.bridgeId, 1);
       this.flush(ch);
       return out.map((a) => a.assignment);
     });
@@ -217,6 +219,14 @@ export class SqliteQueue {
             .run(s.at, row.seq);
           ch.move(row, 'running');
           row.status = 'running';
+          // The first start since the task entered the queue: its wait, for metrics.
+          if (row.attempts === row.attempt_limit - row.retry_count) {
+            (ch.summary.attempts ??= []).push({
+              teamId: row.team_id,
+              priority: row.priority,
+              waitMs: Math.max(0, s.at - row.queued_at),
+            });
+          }
         }
       }
 
@@ -266,12 +276,24 @@ export class SqliteQueue {
          lease_expires_at = NULL WHERE seq = ?`,
       )
       .run(out.status, end.exitCode, end.signal, out.reason, final ? at : null, out.retryAt, row.seq);
-    this.st
+    const ended = this.st
       .get(
         `UPDATE attempts SET status = ?, finished_at = ?, exit_code = ?, signal = ?, reason = ?
-         WHERE task_seq = ? AND attempt = ?`,
+         WHERE task_seq = ? AND attempt = ? RETURNING started_at`,
       )
-      .run(out.attemptStatus, at, end.exitCode, end.signal, out.reason, row.seq, row.attempts);
+      .get(out.attemptStatus, at, end.exitCode, end.signal, out.reason, row.seq, row.attempts) as
+      | { started_at: number | null }
+      | undefined;
+    const startedAt = ended?.started_at ?? null;
+    (ch.summary.attempts ??= []).push({
+      teamId: row.team_id,
+      priority: row.priority,
+      ended: {
+        status: out.attemptStatus,
+        reason: out.reason,
+        runMs: startedAt === null ? null : Math.max(0, at - startedAt),
+      },
+    });
     if (out.reason === 'HOST_KEY_MISMATCH') {
       this.st
         .get(
