@@ -26,7 +26,8 @@ describe('placement by label selector', () => {
     });
     expect(created.status).toBe(201);
     // Placement happens when a slot frees: between a task's end and the next claim a machine may
-    // briefly have fewer. Whenever every runnable task is placed, none is more than one above another.
+    // briefly have fewer. While there is work for every slot and all of it is placed, none is more than
+    // one above another. (Near the end the last tasks run where slots freed first: no evenness then.)
     let worstSpread = 0;
     let samples = 0;
     const done = await waitFor(
@@ -36,7 +37,7 @@ describe('placement by label selector', () => {
         expect(machines.find((m) => m.name === 'db-1')?.running).toBe(0);
         const batch = (await t.api('GET', `/batches/${created.body.batchId}`)).body;
         const running = web.reduce((a, b) => a + b, 0);
-        if (running === Math.min(8, 40 - batch.done)) {
+        if (40 - batch.done >= 8 && running === 8) {
           worstSpread = Math.max(worstSpread, Math.max(...web) - Math.min(...web));
           samples += 1;
         }

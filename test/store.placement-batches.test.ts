@@ -90,6 +90,57 @@ describe.each(STORES)('%s store', (kind) => {
       expect(await t.store.batchCounts(batchId, new Set(['other']))).toEqual({});
     });
 
+    it('holds selector tasks of a batch to its running limit too', async () => {
+      await t.machine('web-1', 5, { labels: { role: 'web' } });
+      await t.machine('web-2', 5, { labels: { role: 'web' } });
+      const batchId = randomUUID();
+      const tasks = Array.from({ length: 4 }, () => selected({ role: 'web' }, { batchId }));
+      await t.store.insertTasks(tasks, T0, { batchId, maxRunning: 1, maxFailures: null });
+      const first = await t.claim(T0 + 1);
+      expect(first).toEqual([tasks[0]?.taskId]);
+      expect(await t.claim(T0 + 2)).toEqual([]);
+      // The waiting ones are not placed on a machine while they cannot start.
+      expect((await t.store.getTask(tasks[1]?.taskId as string))?.machine).toBeNull();
+      await t.report(T0 + 3, { results: [result(first[0] as string, 1, T0 + 3, 0)] });
+      expect(await t.claim(T0 + 4)).toEqual([tasks[1]?.taskId]);
+      expect(await t.store.batchCounts(batchId, null)).toEqual({ completed: 1, assigned: 1, pending: 2 });
+    });
+
+    it('does not retry an attempt that fails after its rollout halted', async () => {
+      await t.machine('m1', 10);
+      const batchId = randomUUID();
+      const tasks = Array.from({ length: 4 }, () =>
+        newTask('m1', { batchId, retryCount: 1, retryDelaySeconds: 60 }),
+      );
+      await t.store.insertTasks(tasks, T0, { batchId, maxRunning: 3, maxFailures: 0 });
+      const [a, b, c] = await t.claim(T0 + 1);
+      await t.report(T0 + 2, {
+        results: [
+          {
+            taskId: a as string,
+            attempt: 1,
+            at: T0 + 2,
+            exitCode: null,
+            signal: null,
+            reason: 'HOST_KEY_MISMATCH',
+          },
+        ],
+      });
+      expect((await t.store.getTask(tasks[3]?.taskId as string))?.reason).toBe('ROLLOUT_HALTED');
+      // b was running at the halt; its failure would retry, but a halted rollout starts nothing more.
+      await t.report(T0 + 3, {
+        results: [result(b as string, 1, T0 + 3, 1), result(c as string, 1, T0 + 3, 0)],
+      });
+      expect(await t.store.getTask(b as string)).toMatchObject({
+        status: 'cancelled',
+        reason: 'ROLLOUT_HALTED',
+      });
+      expect((await t.store.getTask(c as string))?.status).toBe('completed');
+      expect(await t.store.queueStats(T0 + 100)).toMatchObject({ retrying: 0, pending: { 3: 0 } });
+      expect(await t.store.getMachine('m1')).toMatchObject({ running: 0, pending: 0 });
+      expect(await t.claim(T0 + 100)).toEqual([]);
+    });
+
     it('cancels the rest of the batch once more than maxFailures failed', async () => {
       await t.machine('m1', 10);
       const batchId = randomUUID();

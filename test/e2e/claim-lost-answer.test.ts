@@ -78,7 +78,7 @@ describe('a claim answer lost on the way to the bridge', () => {
       env: { REDIACC_BRIDGE_TOKEN: created.token },
     });
     children.push(bridge.child);
-    const tasks = [];
+    const tasks: { taskId: string }[] = [];
     for (let i = 0; i < 3; i += 1) {
       tasks.push(await json('create', 'task', '--machine', 'local', '--command', `echo run-${i}`));
     }

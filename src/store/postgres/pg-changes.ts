@@ -1,5 +1,6 @@
 import type { FailureReason, TaskStatus } from '../../core/types.js';
 import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
+import { noteAttempt } from '../attempt-events.js';
 import { CounterDelta, MachineDelta } from '../counters.js';
 import type { TransitionSummary } from '../store.js';
 import type { Q } from './pg-connection.js';
@@ -33,11 +34,13 @@ export interface LiveRow {
   batch_id: string | null;
   lease_expires_at: number | null;
   retry_at: number | null;
+  queued_at: number;
+  retry_count: number;
 }
 
 export const LIVE_SELECT = `SELECT t.seq, t.task_id, t.team_id, r.name AS region_name, t.machine_id, t.machine_name,
   t.status, t.priority, t.attempts, t.attempt_limit, t.retry_delay_s, t.backoff, t.failure_action, t.bridge_id,
-  t.output_bytes, t.output_capped, t.batch_id, t.lease_expires_at, t.retry_at
+  t.output_bytes, t.output_capped, t.batch_id, t.lease_expires_at, t.retry_at, t.queued_at, t.retry_count
   FROM tasks t JOIN regions r ON r.id = t.region_id`;
 
 /** One unit of work's bookkeeping: counters, machine slots, bridges, events. */
@@ -132,12 +135,12 @@ export async function endAttempt(
     random,
   );
   const final = out.status !== 'retrying';
-  await q.run(
+  const ended = await q.one<{ started_at: number | null }>(
     `WITH a AS (
        UPDATE attempts SET status = $1, finished_at = $2, exit_code = $3, signal = $4, reason = $5
-       WHERE task_seq = $6 AND attempt = $7)
+       WHERE task_seq = $6 AND attempt = $7 RETURNING started_at)
      UPDATE tasks SET status = $8, exit_code = $3, signal = $4, reason = $5, finished_at = $9, retry_at = $10,
-       lease_expires_at = NULL WHERE seq = $6`,
+       lease_expires_at = NULL WHERE seq = $6 RETURNING (SELECT a.started_at FROM a) AS started_at`,
     [
       out.attemptStatus,
       at,
@@ -151,6 +154,16 @@ export async function endAttempt(
       out.retryAt,
     ],
   );
+  const startedAt = ended?.started_at ?? null;
+  noteAttempt(ch.summary, {
+    teamId: row.team_id,
+    priority: row.priority,
+    ended: {
+      status: out.attemptStatus,
+      reason: out.reason,
+      runMs: startedAt === null ? null : Math.max(0, at - startedAt),
+    },
+  });
   const alert = `INSERT INTO alerts (team_id, kind, task_id, machine_name, message, created_at)
     VALUES ($1, $2, $3, $4, $5, $6)`;
   if (out.reason === 'HOST_KEY_MISMATCH') {
@@ -175,38 +188,55 @@ export async function endAttempt(
     ]);
     ch.summary.alerts += 1;
   }
-  if (row.batch_id !== null) await batchAttemptEnded(q, row.batch_id, out.status === 'failed', at, ch);
+  const halted =
+    row.batch_id !== null && (await batchAttemptEnded(q, row.batch_id, out.status === 'failed', at, ch));
+  if (halted && out.status === 'retrying') {
+    // A halted rollout starts nothing more, retries of attempts that were running at the halt included.
+    await q.run(
+      `UPDATE tasks SET status = 'cancelled', reason = 'ROLLOUT_HALTED', finished_at = $1, retry_at = NULL
+       WHERE seq = $2`,
+      [at, row.seq],
+    );
+    ch.move(row, 'cancelled');
+    row.status = 'cancelled';
+    return;
+  }
   ch.move(row, out.status);
   row.status = out.status;
 }
 
-/** Keeps a rolling fan-out's counts; past its failure limit the rest of the batch is cancelled. */
+/**
+ * Keeps a rolling fan-out's counts; past its failure limit the rest of the batch is cancelled.
+ * True when the batch is halted (now or before).
+ */
 async function batchAttemptEnded(
   q: Q,
   batchId: string,
   failed: boolean,
   at: number,
   ch: Changes,
-): Promise<void> {
+): Promise<boolean> {
   const limits = await q.one<{ max_failures: number | null; failed: number; halted_at: number | null }>(
     `UPDATE batch_limits SET running = GREATEST(0, running - 1), failed = failed + $1 WHERE batch_id = $2
      RETURNING max_failures, failed, halted_at`,
     [failed ? 1 : 0, batchId],
   );
-  if (limits === undefined || limits.max_failures === null || limits.halted_at !== null) return;
-  if (limits.failed <= limits.max_failures) return;
+  if (limits === undefined || limits.max_failures === null) return false;
+  if (limits.halted_at !== null) return true;
+  if (limits.failed <= limits.max_failures) return false;
   await q.run('UPDATE batch_limits SET halted_at = $1 WHERE batch_id = $2', [at, batchId]);
   const waiting = await q.rows<LiveRow>(
     `${LIVE_SELECT} WHERE t.batch_id = $1 AND t.status IN ('pending', 'retrying') ORDER BY t.seq FOR UPDATE OF t`,
     [batchId],
   );
-  if (waiting.length === 0) return;
+  if (waiting.length === 0) return true;
   await q.run(
     `UPDATE tasks SET status = 'cancelled', reason = 'ROLLOUT_HALTED', finished_at = $1, retry_at = NULL
      WHERE seq = ANY($2::bigint[])`,
     [at, waiting.map((w) => w.seq)],
   );
   for (const w of waiting) ch.move(w, 'cancelled');
+  return true;
 }
 
 /** Tasks of this bridge whose cancellation it has to carry out. */

@@ -70,7 +70,7 @@ export async function claim(q: Q, req: ClaimRequest): Promise<Assignment[]> {
     m.running_count += 1;
   };
   const room = { ...req, max: req.max - again.length };
-  await placeSelected(q, room, region.id, machines, locks, take, picks, ch);
+  await placeSelected(q, room, region.id, machines, locks, take, picks, ch, gate);
   for (const m of machines) {
     if (room.max - picks.length <= 0) break;
     if (m.pending_count <= 0 || m.running_count >= m.concurrency + req.criticalReserve) continue;
@@ -123,9 +123,10 @@ async function placeSelected(
   regionId: number,
   machines: MachineRow[],
   locks: MachineLocks,
-  take: (m: MachineRow, seq: number, priority: Priority) => Promise<void>,
+  take: (m: MachineRow, seq: number, priority: Priority, batchId: string | null) => Promise<void>,
   picks: Pick[],
   ch: Changes,
+  gate: BatchGate,
 ): Promise<void> {
   const waiting = await q.rows<{
     seq: number;
@@ -133,8 +134,9 @@ async function placeSelected(
     createdAt: number;
     team_id: number;
     selector: string;
+    batch_id: string | null;
   }>(
-    `SELECT seq, priority, queued_at AS "createdAt", team_id, selector FROM tasks
+    `SELECT seq, priority, queued_at AS "createdAt", team_id, selector, batch_id FROM tasks
      WHERE status = 'pending' AND machine_id IS NULL AND region_id = $1 ORDER BY priority, seq LIMIT $2
      FOR UPDATE SKIP LOCKED`,
     [regionId, Math.max(1, req.max) * 4],
@@ -143,6 +145,8 @@ async function placeSelected(
   waiting.sort((a, b) => compareCandidates(a, b, req.now, req.agingIntervalMs));
   for (const t of waiting) {
     if (picks.length >= req.max) return;
+    // A rolling fan-out's limit holds for selector tasks too: not placed while the batch is full.
+    if (!(await gate.allows(t.batch_id))) continue;
     const reserve = t.priority === 1 ? req.criticalReserve : 0;
     const selector = JSON.parse(t.selector) as Record<string, string>;
     let chosen: MachineRow | null = null;
@@ -170,7 +174,7 @@ async function placeSelected(
     if (chosen === null) continue;
     // It joins the machine's queue and leaves it at once: keep the pending count balanced.
     ch.machines.move(chosen.id, null, 'pending');
-    await take(chosen, t.seq, t.priority);
+    await take(chosen, t.seq, t.priority, t.batch_id);
   }
 }
 
@@ -363,8 +367,25 @@ class BatchGate {
 
   constructor(private readonly q: Q) {}
 
+  /** Whether one more of the batch may start now (admit counts it). */
+  async allows(batchId: string | null): Promise<boolean> {
+    const l = await this.load(batchId);
+    return l === null || l.max === null || l.running < l.max;
+  }
+
   async admit(batchId: string | null): Promise<boolean> {
-    if (batchId === null) return true;
+    if (!(await this.allows(batchId))) return false;
+    const l = await this.load(batchId);
+    if (l === null) return true;
+    l.running += 1;
+    l.added += 1;
+    return true;
+  }
+
+  private async load(
+    batchId: string | null,
+  ): Promise<{ max: number | null; running: number; added: number } | null> {
+    if (batchId === null) return null;
     if (!this.limits.has(batchId)) {
       const row = await this.q.one<{ max_running: number | null; running: number; halted_at: number | null }>(
         'SELECT max_running, running, halted_at FROM batch_limits WHERE batch_id = $1 FOR NO KEY UPDATE SKIP LOCKED',
@@ -378,12 +399,7 @@ class BatchGate {
         this.limits.set(batchId, busy === undefined ? null : { max: 0, running: 0, added: 0 });
       }
     }
-    const l = this.limits.get(batchId);
-    if (l === null || l === undefined) return true;
-    if (l.max !== null && l.running >= l.max) return false;
-    l.running += 1;
-    l.added += 1;
-    return true;
+    return this.limits.get(batchId) ?? null;
   }
 
   async flush(): Promise<void> {

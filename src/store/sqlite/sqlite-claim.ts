@@ -80,7 +80,7 @@ export class SqliteClaim {
       });
       m.running_count += 1;
     };
-    this.placeSelected(req, region.id, machines, take, out, slots);
+    this.placeSelected(req, region.id, machines, take, out, slots, batches);
     const lane = this.st.get(
       `SELECT seq, priority, queued_at AS createdAt, batch_id AS batchId FROM tasks
        WHERE status = 'pending' AND machine_id = ? AND priority = ? ORDER BY seq LIMIT ?`,
@@ -139,13 +139,14 @@ export class SqliteClaim {
     req: ClaimRequest,
     regionId: number,
     machines: MachineRow[],
-    take: (m: MachineRow, seq: number, priority: Priority) => void,
+    take: (m: MachineRow, seq: number, priority: Priority, batchId: string | null) => void,
     out: Claimed[],
     slots: MachineDelta,
+    batches: BatchGate,
   ): void {
     const waiting = this.st
       .get(
-        `SELECT seq, priority, queued_at AS createdAt, team_id, selector FROM tasks
+        `SELECT seq, priority, queued_at AS createdAt, team_id, selector, batch_id FROM tasks
          WHERE status = 'pending' AND machine_id IS NULL AND region_id = ? ORDER BY priority, seq LIMIT ?`,
       )
       .all(regionId, Math.max(1, req.max) * 4) as {
@@ -154,11 +155,14 @@ export class SqliteClaim {
       createdAt: number;
       team_id: number;
       selector: string;
+      batch_id: string | null;
     }[];
     if (waiting.length === 0) return;
     waiting.sort((a, b) => compareCandidates(a, b, req.now, req.agingIntervalMs));
     for (const t of waiting) {
       if (out.length >= req.max) return;
+      // A rolling fan-out's limit holds for selector tasks too: not placed while the batch is full.
+      if (!batches.allows(t.batch_id)) continue;
       const reserve = t.priority === 1 ? req.criticalReserve : 0;
       const candidates = machines
         .filter((m) => m.team_id === t.team_id)
@@ -179,7 +183,7 @@ export class SqliteClaim {
         .run(best.row.id, best.row.name, t.seq);
       // It joins the machine's queue and leaves it at once: keep the pending count balanced.
       slots.move(best.row.id, null, 'pending');
-      take(best.row, t.seq, t.priority);
+      take(best.row, t.seq, t.priority, t.batch_id);
     }
   }
 
@@ -269,8 +273,23 @@ class BatchGate {
 
   constructor(private readonly st: Statements) {}
 
+  /** Whether one more of the batch may start now (admit counts it). */
+  allows(batchId: string | null): boolean {
+    const l = this.load(batchId);
+    return l === null || l.max === null || l.running < l.max;
+  }
+
   admit(batchId: string | null): boolean {
-    if (batchId === null) return true;
+    if (!this.allows(batchId)) return false;
+    const l = this.load(batchId);
+    if (l === null) return true;
+    l.running += 1;
+    this.st.get('UPDATE batch_limits SET running = running + 1 WHERE batch_id = ?').run(batchId);
+    return true;
+  }
+
+  private load(batchId: string | null): { max: number | null; running: number } | null {
+    if (batchId === null) return null;
     if (!this.limits.has(batchId)) {
       const row = this.st
         .get('SELECT max_running, running, halted_at FROM batch_limits WHERE batch_id = ?')
@@ -284,11 +303,6 @@ class BatchGate {
           : { max: row.halted_at === null ? row.max_running : 0, running: row.running },
       );
     }
-    const l = this.limits.get(batchId);
-    if (l === null || l === undefined) return true;
-    if (l.max !== null && l.running >= l.max) return false;
-    l.running += 1;
-    this.st.get('UPDATE batch_limits SET running = running + 1 WHERE batch_id = ?').run(batchId);
-    return true;
+    return this.limits.get(batchId) ?? null;
   }
 }

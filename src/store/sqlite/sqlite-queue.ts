@@ -1,6 +1,7 @@
 import { AppError, conflict, notFound } from '../../core/errors.js';
 import type { Assignment, FailureReason, Priority, TaskStatus } from '../../core/types.js';
 import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
+import { noteAttempt } from '../attempt-events.js';
 import { CounterDelta, MachineDelta } from '../counters.js';
 import type {
   BatchLimits,
@@ -221,7 +222,7 @@ export class SqliteQueue {
           row.status = 'running';
           // The first start since the task entered the queue: its wait, for metrics.
           if (row.attempts === row.attempt_limit - row.retry_count) {
-            (ch.summary.attempts ??= []).push({
+            noteAttempt(ch.summary, {
               teamId: row.team_id,
               priority: row.priority,
               waitMs: Math.max(0, s.at - row.queued_at),
@@ -285,7 +286,7 @@ export class SqliteQueue {
       | { started_at: number | null }
       | undefined;
     const startedAt = ended?.started_at ?? null;
-    (ch.summary.attempts ??= []).push({
+    noteAttempt(ch.summary, {
       teamId: row.team_id,
       priority: row.priority,
       ended: {
@@ -318,13 +319,29 @@ export class SqliteQueue {
         .run(row.team_id, row.task_id, row.machine_name, failureMessage(row, out.reason, end), at);
       ch.summary.alerts += 1;
     }
-    if (row.batch_id !== null) this.batchAttemptEnded(row.batch_id, out.status === 'failed', at, ch);
+    const halted =
+      row.batch_id !== null && this.batchAttemptEnded(row.batch_id, out.status === 'failed', at, ch);
+    if (halted && out.status === 'retrying') {
+      // A halted rollout starts nothing more, retries of attempts that were running at the halt included.
+      this.st
+        .get(
+          `UPDATE tasks SET status = 'cancelled', reason = 'ROLLOUT_HALTED', finished_at = ?, retry_at = NULL
+           WHERE seq = ?`,
+        )
+        .run(at, row.seq);
+      ch.move(row, 'cancelled');
+      row.status = 'cancelled';
+      return;
+    }
     ch.move(row, out.status);
     row.status = out.status;
   }
 
-  /** Keeps a rolling fan-out's counts; past its failure limit the rest of the batch is cancelled. */
-  private batchAttemptEnded(batchId: string, failed: boolean, at: number, ch: Changes): void {
+  /**
+   * Keeps a rolling fan-out's counts; past its failure limit the rest of the batch is cancelled.
+   * True when the batch is halted (now or before).
+   */
+  private batchAttemptEnded(batchId: string, failed: boolean, at: number, ch: Changes): boolean {
     const limits = this.st
       .get(
         `UPDATE batch_limits SET running = MAX(0, running - 1), failed = failed + ? WHERE batch_id = ?
@@ -333,8 +350,9 @@ export class SqliteQueue {
       .get(failed ? 1 : 0, batchId) as
       | { max_failures: number | null; failed: number; halted_at: number | null }
       | undefined;
-    if (limits === undefined || limits.max_failures === null || limits.halted_at !== null) return;
-    if (limits.failed <= limits.max_failures) return;
+    if (limits === undefined || limits.max_failures === null) return false;
+    if (limits.halted_at !== null) return true;
+    if (limits.failed <= limits.max_failures) return false;
     this.st.get('UPDATE batch_limits SET halted_at = ? WHERE batch_id = ?').run(at, batchId);
     const waiting = this.st
       .get(`${LIVE_SELECT} WHERE t.batch_id = ? AND t.status IN ('pending', 'retrying')`)
@@ -346,6 +364,7 @@ export class SqliteQueue {
       halt.run(at, w.seq);
       ch.move(w, 'cancelled');
     }
+    return true;
   }
 
   private cancelsById(bridgeId: number): { taskId: string; attempt: number }[] {
