@@ -24,7 +24,7 @@ export interface ReportBody {
     signal: string | null;
     reason: Extract<
       FailureReason,
-      'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE' | 'AUTH_FAILED' | 'HOST_KEY_MISMATCH'
+      'TIMEOUT' | 'SPAWN_FAILED' | 'MACHINE_UNREACHABLE' | 'AUTH_FAILED' | 'HOST_KEY_MISMATCH' | 'LOST'
     > | null;
   })[];
   running: AttemptRef[];

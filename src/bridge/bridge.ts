@@ -39,7 +39,7 @@ const CLAIM_RETRY_MAX_MS = 10_000;
 export class Bridge {
   private readonly running = new Map<
     string,
-    { ref: AttemptRef; handle: RunHandle; task: Assignment; stopping: boolean }
+    { ref: AttemptRef; handle: RunHandle; task: Assignment; stopping: boolean; interrupted: boolean }
   >();
   private readonly reporter: Reporter;
   private readonly maxRunning: number;
@@ -184,7 +184,8 @@ export class Bridge {
       this.reporter.result({ ...ref, at: Date.now(), exitCode: null, signal: null, reason: 'SPAWN_FAILED' });
       return;
     }
-    this.running.set(key(ref), { ref, handle, task, stopping: false });
+    const entry = { ref, handle, task, stopping: false, interrupted: false };
+    this.running.set(key(ref), entry);
     handle.startedAt.then((at) => {
       if (at !== null) this.reporter.started(ref, at);
     });
@@ -202,13 +203,27 @@ export class Bridge {
             Date.now(),
           );
         }
-        log.info({ exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason }, 'attempt ended');
+        // Stopped because this bridge is shutting down, not because of the command: the attempt is lost
+        // (and retried by its policy), not failed.
+        const interrupted = entry.interrupted && !entry.stopping;
+        if (interrupted) {
+          this.reporter.output(
+            ref,
+            'system',
+            'rediacc: the bridge shut down; the command was stopped\n',
+            Date.now(),
+          );
+        }
+        log.info(
+          { exitCode: exit.exitCode, signal: exit.signal, reason: exit.reason, interrupted },
+          'attempt ended',
+        );
         this.reporter.result({
           ...ref,
           at: preciseNowMs(),
           exitCode: exit.exitCode,
           signal: exit.signal,
-          reason: exit.reason,
+          reason: interrupted ? 'LOST' : exit.reason,
         });
       })
       .catch((err: unknown) => {
@@ -264,14 +279,29 @@ export class Bridge {
     }
   }
 
-  /** Stops claiming; with `drain`, waits for running attempts and their reports. */
-  async stop(options: { killRunning?: boolean } = {}): Promise<void> {
+  /**
+   * Stops claiming, lets running commands finish for up to `drainMs` (leases
+   * still renewed), then stops the rest; those attempts end `lost`, and their
+   * retry policy decides. Waits for the last reports.
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
     this.stopped = true;
     this.poll?.abort();
-    clearInterval(this.heartbeatTimer);
     await this.health?.stop();
-    if (options.killRunning) for (const r of this.running.values()) r.handle.kill();
-    await Promise.allSettled([...this.running.values()].map((r) => r.handle.done));
+    const settled = Promise.allSettled([...this.running.values()].map((r) => r.handle.done));
+    const drainMs = options.drainMs ?? 0;
+    if (drainMs > 0 && this.running.size > 0) {
+      this.o.logger.info({ running: this.running.size, drainMs }, 'draining: waiting for running commands');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([settled, new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+      clearTimeout(timer);
+    }
+    for (const r of this.running.values()) {
+      r.interrupted = true;
+      r.handle.kill();
+    }
+    await settled;
+    clearInterval(this.heartbeatTimer);
     await this.loop;
     await this.reporter.drain();
     await Promise.all(Object.values(this.o.transports).map((t) => t?.close()));

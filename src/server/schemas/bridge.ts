@@ -57,6 +57,7 @@ export const ReportBody = Type.Object(
               Type.Literal('MACHINE_UNREACHABLE'),
               Type.Literal('AUTH_FAILED'),
               Type.Literal('HOST_KEY_MISMATCH'),
+              Type.Literal('LOST', { description: 'the bridge stopped the command because it shut down' }),
             ]),
           },
           { additionalProperties: false },
