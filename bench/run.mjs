@@ -8,6 +8,14 @@ const BENCHES = {
     load: () => import('./fleet.mjs'),
     about: 'SSH fleet vs parallel-ssh, pdsh, ansible: fan-out cold/warm, per-task overhead, RSS at 500',
   },
+  postgres: {
+    load: () => import('./postgres.mjs'),
+    about: '2 replicas on PostgreSQL vs graphile-worker, pg-boss: throughput, latency, p1, deep queue',
+  },
+  soak: {
+    load: () => import('./soak.mjs'),
+    about: '2 replicas, 2 bridges, task stream + API readers for --minutes (10): throughput, p99, RSS',
+  },
 };
 
 const [name, ...args] = process.argv.slice(2);

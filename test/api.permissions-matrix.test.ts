@@ -14,6 +14,8 @@ interface Case {
   req: (c: Ctx, who: string) => Req;
   /** 404 codes that mean "allowed, but the object is gone" rather than "hidden". */
   okCodes?: string[];
+  /** A server-sent event stream: only its status (and error body) is read. */
+  stream?: boolean;
 }
 
 const sealed = '{"v":1,"iv":"x","ct":"y"}';
@@ -28,6 +30,25 @@ const CASES: Record<string, Case> = {
   'GET /api/v1/batches/{id}': {
     rule: team('viewer', 'BATCH_NOT_FOUND'),
     req: (c) => ({ url: `/batches/${c.batchId}` }),
+  },
+  'GET /api/v1/batches': { rule: { scope: 'user' }, req: () => ({ url: '/batches' }) },
+  'GET /api/v1/batches/{id}/tasks': {
+    rule: team('viewer', 'BATCH_NOT_FOUND'),
+    req: (c) => ({ url: `/batches/${c.batchId}/tasks` }),
+  },
+  'GET /api/v1/batches/{id}/failures': {
+    rule: team('viewer', 'BATCH_NOT_FOUND'),
+    req: (c) => ({ url: `/batches/${c.batchId}/failures` }),
+  },
+  'POST /api/v1/batches/{id}/rerun-failed': {
+    // Nothing ran (no bridge): an allowed call answers 409 NO_FAILED_TASKS and creates nothing.
+    rule: team('operator', 'BATCH_NOT_FOUND'),
+    req: (c) => ({ url: `/batches/${c.batchId}/rerun-failed`, body: {} }),
+  },
+  'GET /api/v1/output/search': { rule: { scope: 'user' }, req: () => ({ url: '/output/search?q=true' }) },
+  'GET /api/v1/machines/{name}/task-summary': {
+    rule: team('viewer', 'MACHINE_NOT_FOUND'),
+    req: (c) => ({ url: `/machines/${c.machine}/task-summary` }),
   },
   'POST /api/v1/tasks': {
     rule: team('operator', 'MACHINE_NOT_FOUND'),
@@ -45,6 +66,32 @@ const CASES: Record<string, Case> = {
   'POST /api/v1/tasks/{id}/retry': {
     rule: team('operator', 'TASK_NOT_FOUND'),
     req: (c) => ({ url: `/tasks/${c.taskId}/retry`, body: {} }),
+  },
+  'POST /api/v1/schedules': {
+    rule: team('operator', 'MACHINE_NOT_FOUND'),
+    req: (c, who) => ({
+      url: '/schedules',
+      body: {
+        name: `${c.team}-${who}-${Date.now()}`,
+        cron: '0 3 * * *',
+        machine: c.machine,
+        command: 'true',
+      },
+    }),
+  },
+  'GET /api/v1/schedules': { rule: { scope: 'user' }, req: () => ({ url: '/schedules' }) },
+  'GET /api/v1/schedules/{name}': {
+    rule: team('viewer', 'SCHEDULE_NOT_FOUND'),
+    req: (c) => ({ url: `/schedules/${c.team}-sched` }),
+  },
+  'PATCH /api/v1/schedules/{name}': {
+    rule: team('operator', 'SCHEDULE_NOT_FOUND'),
+    req: (c) => ({ method: 'PATCH', url: `/schedules/${c.team}-sched`, body: { paused: true } }),
+  },
+  'DELETE /api/v1/schedules/{name}': {
+    // One schedule per caller: an allowed delete must not hide the next caller's.
+    rule: team('operator', 'SCHEDULE_NOT_FOUND'),
+    req: (c, who) => ({ method: 'DELETE', url: `/schedules/${c.team}-del-${who}` }),
   },
   'GET /api/v1/tasks/{id}/logs': {
     rule: team('viewer', 'TASK_NOT_FOUND'),
@@ -189,6 +236,55 @@ const CASES: Record<string, Case> = {
   },
   'GET /api/v1/audit': { rule: { scope: 'admin' }, req: () => ({ url: '/audit' }) },
   'GET /api/v1/audit/verify': { rule: { scope: 'admin' }, req: () => ({ url: '/audit/verify' }) },
+  'POST /api/v1/auth/session': { rule: { scope: 'public' }, req: () => ({ url: '/auth/session', body: {} }) },
+  'GET /api/v1/auth/session': { rule: { scope: 'user' }, req: () => ({ url: '/auth/session' }) },
+  'DELETE /api/v1/auth/session': {
+    rule: { scope: 'user' },
+    req: () => ({ method: 'DELETE', url: '/auth/session' }),
+  },
+  'GET /api/v1/queue/failures': { rule: { scope: 'user' }, req: () => ({ url: '/queue/failures' }) },
+  'GET /api/v1/tasks/{id}/wait': {
+    rule: team('viewer', 'TASK_NOT_FOUND'),
+    req: (c) => ({ url: `/tasks/${c.taskId}/wait` }),
+  },
+  'GET /api/v1/events': { rule: { scope: 'user' }, req: () => ({ url: '/events' }), stream: true },
+  'POST /api/v1/teams/{name}/channels': {
+    rule: team('maintainer', 'TEAM_NOT_FOUND'),
+    req: (c, who) => ({
+      url: `/teams/${c.team}/channels`,
+      body: {
+        name: `c-${who}-${Date.now()}`,
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/hook',
+        secrets: [{ key: 'secret', ciphertext: sealed, expectedVersion: 0 }],
+      },
+    }),
+  },
+  'GET /api/v1/channels': { rule: { scope: 'user' }, req: () => ({ url: '/channels' }) },
+  'DELETE /api/v1/teams/{name}/channels/{channel}': {
+    rule: team('maintainer', 'TEAM_NOT_FOUND'),
+    req: (c) => ({ method: 'DELETE', url: `/teams/${c.team}/channels/no-such-channel` }),
+    okCodes: ['CHANNEL_NOT_FOUND'],
+  },
+  'POST /api/v1/teams/{name}/channels/{channel}/test': {
+    rule: team('maintainer', 'TEAM_NOT_FOUND'),
+    req: (c) => ({ url: `/teams/${c.team}/channels/no-such-channel/test`, body: {} }),
+    okCodes: ['CHANNEL_NOT_FOUND'],
+  },
+  'GET /api/v1/teams/{name}/alert-rules': {
+    rule: team('viewer', 'TEAM_NOT_FOUND'),
+    req: (c) => ({ url: `/teams/${c.team}/alert-rules` }),
+  },
+  'PATCH /api/v1/teams/{name}/alert-rules': {
+    rule: team('maintainer', 'TEAM_NOT_FOUND'),
+    req: (c) => ({ method: 'PATCH', url: `/teams/${c.team}/alert-rules`, body: { queueThreshold: 500 } }),
+  },
+  // Prometheus scrapes at the root, outside /api/v1 (the request URL climbs out of the prefix).
+  'GET /metrics': { rule: { scope: 'admin' }, req: () => ({ url: '/../../metrics' }) },
+  'POST /api/v1/metrics/tokens': {
+    rule: { scope: 'admin' },
+    req: (_c, who) => ({ url: '/metrics/tokens', body: { name: `matrix-${who}` } }),
+  },
 };
 
 const RANK: Record<Role, number> = { viewer: 1, operator: 2, maintainer: 3 };
@@ -216,6 +312,13 @@ describe('permissions: every route × every role × own/other team', () => {
     t = await startTestServer({ bridge: false });
     alpha = await teamWithObjects(t, 'alpha');
     beta = await teamWithObjects(t, 'beta');
+    // Schedules to read and pause, and one per caller to delete.
+    for (const c of [alpha, beta]) {
+      for (const suffix of ['sched', 'del-admin', 'del-maintainer', 'del-operator', 'del-viewer']) {
+        const s = { name: `${c.team}-${suffix}`, cron: '0 3 * * *', machine: c.machine, command: 'true' };
+        if ((await t.api('POST', '/schedules', s)).status !== 201) throw new Error(`schedule ${s.name}`);
+      }
+    }
     for (const role of ['maintainer', 'operator', 'viewer'] as const) {
       tokens[role] = await userWithRoles(t, `${role}@example.com`, { alpha: role });
     }
@@ -248,7 +351,9 @@ describe('permissions: every route × every role × own/other team', () => {
         ] as const) {
           const req = c.req(ctx, who);
           const method = req.method ?? (req.body === undefined ? 'GET' : 'POST');
-          const res = await t.api(method, req.url, req.body, tokens[who]);
+          const res = c.stream
+            ? await streamStatus(t.url, req.url, tokens[who])
+            : await t.api(method, req.url, req.body, tokens[who]);
           const want = expected(c.rule, who, own);
           const code = res.body?.error?.code as string | undefined;
           const got =
@@ -309,4 +414,17 @@ function aliases(derived: string): string[] {
     'bridge.host-key.create': ['machines.host-key.pin'],
   };
   return table[derived] ?? [];
+}
+
+/** Opens an event stream, reads its status (and the error body of a refusal), and closes it. */
+async function streamStatus(base: string, path: string, token: string) {
+  const abort = new AbortController();
+  const res = await fetch(`${base}/api/v1${path}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON bodies
+  const body: any = res.status === 200 ? null : await res.json();
+  abort.abort();
+  return { status: res.status, body };
 }

@@ -62,6 +62,13 @@ describe.each(STORES)('%s store', (kind) => {
       expect(end.changes).toEqual({
         tasks: [{ taskId: id, status: 'cancelled', region: 'default' }],
         alerts: 0,
+        attempts: [
+          {
+            teamId: expect.any(Number),
+            priority: 3,
+            ended: { status: 'cancelled', reason: 'CANCELLED', runMs: expect.any(Number) },
+          },
+        ],
       });
       expect(await t.store.getTask(id)).toMatchObject({
         status: 'cancelled',

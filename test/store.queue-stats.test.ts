@@ -64,6 +64,9 @@ describe.each(STORES)('%s store', (kind) => {
         cancelling: 0,
         oldestPendingAgeMs: null,
         busiestMachines: [],
+        pendingTotal: 0,
+        oldestPendingAgeMsByPriority: { 1: null, 2: null, 3: null, 4: null, 5: null },
+        lanes: [],
       });
     });
 

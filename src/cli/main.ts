@@ -2,11 +2,14 @@ import { Command, CommanderError } from 'commander';
 import { isAppError } from '../core/errors.js';
 import { VERSION } from '../core/version.js';
 import { registerAuditCommands } from './commands/audit.js';
+import { registerChannelCommands } from './commands/channels.js';
 import { registerDaemons } from './commands/daemons.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerBridgeAdmin, registerIdentityCommands } from './commands/identity.js';
 import { registerLogs } from './commands/logs.js';
 import { registerMachineCommands } from './commands/machines.js';
+import { registerMonitoringCommands } from './commands/monitoring.js';
+import { registerScheduleCommands } from './commands/schedules.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerVaultCommands } from './commands/vault.js';
 import type { Verbs } from './context.js';
@@ -36,8 +39,11 @@ export function buildProgram(): Command {
     retry: verb('retry', 'run an ended task again'),
   };
   registerTaskCommands(v);
+  registerScheduleCommands(v);
   registerMachineCommands(v);
   registerFleetCommands(v);
+  registerMonitoringCommands(v);
+  registerChannelCommands(v);
   registerIdentityCommands(v);
   registerLogs(program);
   registerVaultCommands(program);

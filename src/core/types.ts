@@ -220,4 +220,20 @@ export interface QueueStats {
   cancelling: number;
   oldestPendingAgeMs: number | null;
   busiestMachines: { machine: string; team: string; running: number; pending: number; concurrency: number }[];
+  /** Pending tasks over all priorities. */
+  pendingTotal: number;
+  /** Age of the oldest waiting task per priority; null when none waits (or, for a subset of teams, the head is another team's). */
+  oldestPendingAgeMsByPriority: Record<Priority, number | null>;
+  /** Counts per team and priority: every lane that has held a task, at zero too. */
+  lanes: QueueLane[];
+}
+
+export interface QueueLane {
+  team: string;
+  priority: Priority;
+  pending: number;
+  retrying: number;
+  assigned: number;
+  running: number;
+  cancelling: number;
 }

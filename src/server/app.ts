@@ -7,18 +7,27 @@ import { installAuth } from './auth.js';
 import type { Bus } from './bus.js';
 import { installErrorHandling } from './errors.js';
 import type { FleetService } from './fleet-service.js';
+import { metricsRoute, metricsTokenRoutes } from './metrics/metrics-routes.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
 import { auditRoutes } from './routes/audit.js';
+import { batchRoutes } from './routes/batches.js';
 import { bridgeFleetRoutes } from './routes/bridge-fleet.js';
 import { bridgeRoutes } from './routes/bridges.js';
+import { type ChannelTester, channelRoutes } from './routes/channels.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { identityRoutes } from './routes/identity.js';
+import { insightRoutes } from './routes/insights.js';
 import { logRoutes } from './routes/logs.js';
+import { scheduleRoutes } from './routes/schedules.js';
 import { systemRoutes } from './routes/system.js';
 import { taskRoutes } from './routes/tasks.js';
 import { vaultRoutes } from './routes/vault.js';
+import { webSessionRoutes } from './routes/web-session.js';
 import type { ServerSettings } from './settings.js';
 import type { TaskService } from './task-service.js';
+import { registerDashboard } from './web/static.js';
 
 export const API_PREFIX = '/api/v1';
 const BODY_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -32,6 +41,12 @@ export interface AppOptions {
   logger: Logger;
   clock: () => number;
   version: string;
+  /** Sends `channel test` notices; absent: that route answers 503. */
+  notifier?: ChannelTester;
+  /** Serves GET /metrics; absent: no metrics route. */
+  metrics?: ServerMetrics;
+  /** GET /metrics without a token (--metrics-public). */
+  metricsPublic?: boolean;
 }
 
 /** The HTTP API: every route under /api/v1, each with its permission and schemas. */
@@ -86,6 +101,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       systemRoutes(api, deps);
       taskRoutes(api, deps);
+      scheduleRoutes(api, deps);
       logRoutes(api, deps);
       fleetRoutes(api, deps);
       bridgeRoutes(api, deps);
@@ -93,8 +109,18 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       vaultRoutes(api, deps);
       auditRoutes(api, deps);
       bridgeFleetRoutes(api, deps);
+      channelRoutes(api, deps, o.notifier ?? null);
+      webSessionRoutes(api, deps);
+      dashboardRoutes(api, deps);
+      batchRoutes(api, deps);
+      insightRoutes(api, deps);
+      metricsTokenRoutes(api, deps);
     },
     { prefix: API_PREFIX },
   );
+  // Prometheus scrapes /metrics at the root.
+  if (o.metrics !== undefined) metricsRoute(app, o.metrics, o.metricsPublic === true);
+  // The web dashboard at / (its files, and index.html for the paths it routes itself).
+  await registerDashboard(app, API_PREFIX);
   return app;
 }

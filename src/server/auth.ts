@@ -10,6 +10,7 @@ import {
   visibleTeams,
 } from './permissions.js';
 import { hashToken } from './tokens.js';
+import { sessionPrincipal } from './web/sessions.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -70,6 +71,9 @@ export function installAuth(app: FastifyInstance, store: Store, clock: () => num
 async function authenticate(request: FastifyRequest, store: Store, now: number): Promise<Principal> {
   const header = request.headers.authorization;
   if (header === undefined || header === '') {
+    // The dashboard's session cookie (with its CSRF header for changes) stands in for a bearer token.
+    const viaSession = await sessionPrincipal(request, store, now);
+    if (viaSession !== undefined) return viaSession;
     throw new AppError('UNAUTHENTICATED', 'missing bearer token (Authorization: Bearer <token>)', 401);
   }
   const match = /^Bearer\s+(\S+)$/i.exec(header);
@@ -93,6 +97,7 @@ async function authenticate(request: FastifyRequest, store: Store, now: number):
     isAdmin: record.isAdmin,
     tokenName: record.name,
     teams: record.isAdmin ? new Map() : await store.identity.membershipsOf(userId),
+    scope: record.scope ?? null,
   };
 }
 

@@ -21,6 +21,9 @@ export type BusEvent =
       chunk: { id: number; attempt: number; stream: string; at: number; data: string };
     };
 
+/** Subscribers of this topic get the events of every topic (the dashboard's change feed). */
+export const ANY_TOPIC = '*';
+
 export class InProcessBus implements Bus {
   private readonly emitter = new EventEmitter();
 
@@ -30,6 +33,7 @@ export class InProcessBus implements Bus {
 
   publish(topic: string, event: BusEvent): void {
     this.emitter.emit(topic, event);
+    if (topic !== ANY_TOPIC) this.emitter.emit(ANY_TOPIC, event);
   }
 
   subscribe(topic: string, listener: (event: BusEvent) => void): () => void {

@@ -45,3 +45,15 @@ export class LoginLimiter {
     this.failures.delete(`a:${account.toLowerCase()}`);
   }
 }
+
+const shared = new WeakMap<object, LoginLimiter>();
+
+/** One limiter per server (keyed by its store), shared by every way to log in. */
+export function loginLimiterFor(owner: object): LoginLimiter {
+  let limiter = shared.get(owner);
+  if (limiter === undefined) {
+    limiter = new LoginLimiter();
+    shared.set(owner, limiter);
+  }
+  return limiter;
+}

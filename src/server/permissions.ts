@@ -1,4 +1,4 @@
-import type { TeamRole } from '../store/store.js';
+import type { TeamRole, TokenScope } from '../store/store.js';
 
 /**
  * Every route declares one of these permissions; this table says who holds
@@ -26,6 +26,8 @@ export const PERMISSIONS = {
   'task:create': { scope: 'team', role: 'operator' },
   'task:cancel': { scope: 'team', role: 'operator' },
   'task:retry': { scope: 'team', role: 'operator' },
+  'schedule:read': { scope: 'team', role: 'viewer' },
+  'schedule:write': { scope: 'team', role: 'operator' },
   'machine:read': { scope: 'team', role: 'viewer' },
   'machine:write': { scope: 'team', role: 'maintainer' },
   'team:read': { scope: 'user' },
@@ -39,6 +41,8 @@ export const PERMISSIONS = {
   'bridge:write': { scope: 'admin' },
   'bridge:protocol': { scope: 'bridge' },
   'alert:read': { scope: 'team', role: 'viewer' },
+  'channel:read': { scope: 'team', role: 'viewer' },
+  'channel:write': { scope: 'team', role: 'maintainer' },
   'queue:read': { scope: 'user' },
   'user:admin': { scope: 'admin' },
   'vault:meta': { scope: 'user' },
@@ -47,6 +51,9 @@ export const PERMISSIONS = {
   'vault:read': { scope: 'team', role: 'operator' },
   'vault:write': { scope: 'team', role: 'maintainer' },
   'audit:read': { scope: 'admin' },
+  // Scraping GET /metrics: admins, and metrics tokens (an admin's token narrowed to this alone).
+  'metrics:read': { scope: 'admin' },
+  'metrics:admin': { scope: 'admin' },
 } as const satisfies Record<string, Rule>;
 
 export type Permission = keyof typeof PERMISSIONS;
@@ -59,6 +66,8 @@ export type Principal =
       isAdmin: boolean;
       tokenName: string;
       teams: ReadonlyMap<string, TeamRole>;
+      /** 'metrics': the token may only read metrics, whatever its owner may do. */
+      scope?: TokenScope | null;
     }
   | { kind: 'bridge'; bridge: string; region: string; tokenName: string };
 
@@ -76,6 +85,9 @@ export function roleAtLeast(role: TeamRole | undefined, needed: TeamRole): boole
 export function allows(principal: Principal, permission: Permission): boolean {
   const rule: Rule = PERMISSIONS[permission];
   if (rule.scope === 'public') return true;
+  // A metrics token holds metrics:read and nothing else, whatever its owner may do.
+  if (principal.kind === 'user' && principal.scope === 'metrics' && permission !== 'metrics:read')
+    return false;
   if (principal.kind === 'bridge') return rule.scope === 'bridge';
   if (rule.scope === 'bridge') return false;
   if (principal.isAdmin) return true;

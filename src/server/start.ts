@@ -7,10 +7,14 @@ import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
 import { standardTransports } from '../bridge/setup.js';
+import { ScheduleDuty } from '../schedules/schedule-duty.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { FleetService } from './fleet-service.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import { Notifier } from '../notify/notifier.js';
+import type { NotifySettings } from '../notify/settings.js';
 import { archiveOldOutput } from './retention.js';
 import { DEFAULT_PORT, DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { openStorage } from './storage.js';
@@ -39,6 +43,15 @@ export interface ServerOptions {
   masterPassword?: string;
   logger?: Logger;
   clock?: () => number;
+  /** Notification delivery settings (src/notify/settings.ts); the environment may set them too. */
+  notify?: Partial<NotifySettings>;
+  /** Serve GET /metrics without a token. Default false: it needs an admin's or a metrics token. */
+  metricsPublic?: boolean;
+  /**
+   * On close, how long the embedded bridge lets running commands finish before it stops
+   * them (their attempts end `lost`). Default 0; `rediacc server` uses --drain-seconds (10).
+   */
+  drainMs?: number;
 }
 
 export interface RunningServer {
@@ -48,6 +61,10 @@ export interface RunningServer {
   service: TaskService;
   fleet: FleetService;
   bridge: Bridge | null;
+  /** The duty that turns due schedules into tasks (tests call `tick()`). */
+  schedules: ScheduleDuty;
+  /** Hands alerts to channels and delivers them (tests call `pump()`, `checkConditions()`). */
+  notifier: Notifier;
   boot: BootstrapResult;
   close(): Promise<void>;
 }
@@ -68,7 +85,16 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     o.masterPassword ?? (existsSync(masterFile) ? readFileSync(masterFile, 'utf8').trim() : undefined);
   const service = new TaskService(store, bus, settings, logger, clock);
   const fleet = new FleetService(store, bus, logger, clock);
-  const app = await buildApp({ store, bus, service, fleet, settings, logger, clock, version: VERSION });
+  const metrics = new ServerMetrics(store, settings, clock, logger);
+  service.observers.push((changes) => metrics.tasks.observe(changes));
+  const notifier = new Notifier({
+    store,
+    logger,
+    clock,
+    masterPassword,
+    ...(o.notify ? { settings: o.notify } : {}),
+  });
+  const app = await buildApp({ store, bus, service, fleet, settings, logger, clock, version: VERSION, notifier, metrics, metricsPublic: o.metricsPublic === true });
 
   const sweep = async () => {
     try {
@@ -90,6 +116,8 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   void retain();
   const retention = setInterval(retain, settings.retentionIntervalMs);
   retention.unref();
+  const schedules = new ScheduleDuty({ store, service, logger, clock });
+  schedules.start();
 
   let bridge: Bridge | null = null;
   if (o.bridge !== false) {
@@ -115,6 +143,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
 
   const address = await app.listen({ port: o.port ?? DEFAULT_PORT, host: o.host ?? '127.0.0.1' });
   bridge?.start();
+  notifier.start();
   logger.info(
     { url: address, dataDir, store: store.dialect, bridge: bridge !== null },
     'rediacc server started',
@@ -128,13 +157,17 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     service,
     fleet,
     bridge,
+    schedules,
+    notifier,
     boot,
     close: () => {
       closing ??= (async () => {
         clearInterval(sweeper);
         clearInterval(retention);
+        await schedules.stop();
+        await notifier.stop();
         service.stop();
-        await bridge?.stop({ killRunning: true });
+        await bridge?.stop({ drainMs: o.drainMs ?? 0 });
         await app.close();
         await storage.close();
       })();

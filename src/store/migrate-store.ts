@@ -25,6 +25,11 @@ const TABLES = [
   'machine_health',
   'batch_limits',
   'idempotency_keys',
+  'channels',
+  'team_alert_rules',
+  'alert_conditions',
+  'alert_deliveries',
+  'schedules',
 ];
 const MAX_PARAMS = 60_000;
 

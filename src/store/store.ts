@@ -16,6 +16,7 @@ import type {
   Team,
   Transport,
 } from '../core/types.js';
+import type { InsightStore } from './insight-store.js';
 import type { NotifyStore } from './notify-store.js';
 import type { ScheduleStore } from './schedule-store.js';
 import type { WebStore } from './web-store.js';
@@ -38,6 +39,8 @@ export interface Store {
   readonly schedules: ScheduleStore;
   /** Dashboard sessions and counts (src/store/web-store.ts). */
   readonly web: WebStore;
+  /** Batches, output search and machine histories for the dashboard (src/store/insight-store.ts). */
+  readonly insights: InsightStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 
@@ -279,7 +282,11 @@ export interface AttemptEvent {
   teamId: number;
   priority: number;
   waitMs?: number;
-  ended?: { status: 'completed' | 'failed' | 'cancelled' | 'lost'; reason: FailureReason | null; runMs: number | null };
+  ended?: {
+    status: 'completed' | 'failed' | 'cancelled' | 'lost';
+    reason: FailureReason | null;
+    runMs: number | null;
+  };
 }
 
 export interface OutputChunk {
@@ -399,7 +406,12 @@ export interface AuditFilter {
   team?: string;
   since?: number;
   until?: number;
+  /** Exact target, or with a trailing `*` every target that starts with the rest. */
+  target?: string;
   afterId?: number;
+  /** Newest first, from below this id (the dashboard's paging); afterId is then ignored. */
+  beforeId?: number;
+  newestFirst?: boolean;
   limit: number;
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { NotifySettings } from '../../src/notify/settings.js';
 import type { ServerSettings } from '../../src/server/settings.js';
 import { type RunningServer, startServer } from '../../src/server/start.js';
 
@@ -29,6 +30,10 @@ export async function startTestServer(
     bridge?: boolean;
     dataDir?: string;
     healthIntervalMs?: number;
+    /** Notification settings (src/notify/settings.ts), e.g. short poll and retry times. */
+    notify?: Partial<NotifySettings>;
+    databaseUrl?: string;
+    masterPassword?: string;
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rediacc-test-'));
@@ -40,6 +45,9 @@ export async function startTestServer(
     bridge: options.bridge ?? true,
     settings: options.settings ?? {},
     ...(options.healthIntervalMs === undefined ? {} : { healthIntervalMs: options.healthIntervalMs }),
+    ...(options.notify === undefined ? {} : { notify: options.notify }),
+    ...(options.databaseUrl === undefined ? {} : { databaseUrl: options.databaseUrl }),
+    ...(options.masterPassword === undefined ? {} : { masterPassword: options.masterPassword }),
   });
   const url = server.url;
   return {
@@ -56,7 +64,9 @@ export async function startTestServer(
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       });
       const text = await res.text();
-      return { status: res.status, body: text === '' ? null : JSON.parse(text) };
+      // Answers that are not JSON (GET /metrics) come back as text.
+      const json = res.headers.get('content-type')?.startsWith('application/json') ?? false;
+      return { status: res.status, body: text === '' ? null : json ? JSON.parse(text) : text };
     },
     close: async () => {
       await server.close();

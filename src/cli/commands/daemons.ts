@@ -31,6 +31,16 @@ function onShutdown(stop: () => Promise<void>): void {
   }
 }
 
+const DRAIN_FLAG = '--drain-seconds <s>';
+const DRAIN_HELP =
+  'on SIGTERM/SIGINT, stop claiming and let running commands finish this long before stopping them (default 10; a second signal stops at once)';
+
+function drainOption(value: string | undefined): number {
+  return value === undefined
+    ? 10 * SECOND_MS
+    : Math.round(parseSeconds(value, '--drain-seconds') * SECOND_MS);
+}
+
 /** The vault master password from a file or REDIACC_MASTER_PASSWORD, if given. */
 function masterOption(file: string | undefined): { masterPassword?: string } {
   if (file !== undefined) return { masterPassword: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
@@ -47,6 +57,7 @@ interface BridgeFlags {
   maxRunning?: string;
   stateDir?: string;
   logLevel?: string;
+  drainSeconds?: string;
 }
 
 interface ServerFlags {
@@ -62,6 +73,8 @@ interface ServerFlags {
   criticalReserve?: string;
   outputCapMb?: string;
   logLevel?: string;
+  metricsPublic?: boolean;
+  drainSeconds?: string;
 }
 
 /** Registers `server` and `bridge`; returns the bridge command for its admin subcommands. */
@@ -95,7 +108,10 @@ export function registerDaemons(program: Command): Command {
       'vault master password for the embedded bridge (else REDIACC_MASTER_PASSWORD)',
     )
     .option('--log-level <level>', 'JSON log level (default info)')
+    .option('--metrics-public', 'serve GET /metrics without a token (default: an admin or metrics token)')
+    .option(DRAIN_FLAG, DRAIN_HELP)
     .action(async (f: ServerFlags) => {
+      const drainMs = drainOption(f.drainSeconds);
       const settings: Partial<ServerSettings> = {};
       if (f.leaseSeconds !== undefined)
         settings.leaseMs = parseSeconds(f.leaseSeconds, '--lease-seconds', true) * SECOND_MS;
@@ -127,8 +143,13 @@ export function registerDaemons(program: Command): Command {
           : { adminToken: process.env.REDIACC_ADMIN_TOKEN }),
         ...masterOption(f.masterPasswordFile),
         logger,
+        metricsPublic: f.metricsPublic === true,
+        drainMs,
       });
-      const lines = [`rediacc server listening on ${s.url}`];
+      const lines = [
+        `rediacc server listening on ${s.url}`,
+        `dashboard: ${s.url}/ (log in with the admin token, or an email and password)`,
+      ];
       if (s.boot.generatedToken !== null) {
         lines.push(
           `admin token (shown once, also saved to ${s.boot.tokenFile}):`,
@@ -148,6 +169,9 @@ export function registerDaemons(program: Command): Command {
       }
       lines.push(
         s.bridge === null ? 'embedded bridge: off' : 'embedded bridge: on (region default, machine local)',
+        f.metricsPublic === true
+          ? `metrics: ${s.url}/metrics (public)`
+          : `metrics: ${s.url}/metrics (token: rediacc create metrics-token NAME)`,
         'try: npx rediacc create task --machine local --priority 1 --command "uptime" --wait',
       );
       process.stderr.write(`${lines.join('\n')}\n`);
@@ -189,9 +213,11 @@ export function registerDaemons(program: Command): Command {
       'vault master password for vault:KEY variables (else REDIACC_MASTER_PASSWORD)',
     )
     .option('--log-level <level>', 'JSON log level (default info)')
+    .option(DRAIN_FLAG, DRAIN_HELP)
     .action(async (_own: BridgeFlags, cmd: Command) => {
       // --url and --token are the program's global options.
       const f = cmd.optsWithGlobals() as BridgeFlags;
+      const drainMs = drainOption(f.drainSeconds);
       const token =
         f.token ??
         (f.tokenFile === undefined ? undefined : readFileSync(f.tokenFile, 'utf8').trim()) ??
@@ -226,7 +252,7 @@ export function registerDaemons(program: Command): Command {
       });
       bridge.start();
       logger.info({ url }, 'bridge started');
-      onShutdown(() => bridge.stop({ killRunning: true }));
+      onShutdown(() => bridge.stop({ drainMs }));
       await new Promise(() => {});
     });
 }

@@ -1,18 +1,9 @@
 import type { Command } from 'commander';
 import { contextOf, type Verbs } from '../context.js';
 import { usage } from '../errors.js';
-import { age, duration, printJson, printTable, priorityText, truncate } from '../output.js';
+import { age, printJson, printTable, truncate } from '../output.js';
+import { deliverySummary } from './channels.js';
 import { parseCount } from './task-input.js';
-
-interface QueueStats {
-  pending: Record<string, number>;
-  retrying: number;
-  assigned: number;
-  running: number;
-  cancelling: number;
-  oldestPendingAgeMs: number | null;
-  busiestMachines: { machine: string; team: string; running: number; pending: number; concurrency: number }[];
-}
 
 export function registerFleetCommands(v: Verbs): void {
   v.create
@@ -148,11 +139,13 @@ export function registerFleetCommands(v: Verbs): void {
           machine: string | null;
           message: string;
           createdAt: string;
+          deliveries?: { channel: string; status: string; attempts: number; lastError: string | null }[];
+          deliveryNote?: string | null;
         }[]
       >(`/alerts?${q}`);
       if (format === 'json') return printJson(alerts);
       printTable(
-        ['ID', 'KIND', 'TEAM', 'MACHINE', 'TASK', 'WHEN', 'MESSAGE'],
+        ['ID', 'KIND', 'TEAM', 'MACHINE', 'TASK', 'WHEN', 'DELIVERY', 'MESSAGE'],
         alerts.map((a) => [
           a.id,
           a.kind,
@@ -160,35 +153,9 @@ export function registerFleetCommands(v: Verbs): void {
           a.machine,
           a.taskId,
           age(a.createdAt),
+          deliverySummary(a),
           truncate(a.message, 80),
         ]),
       );
-    });
-
-  v.program
-    .command('queue')
-    .description('queue commands')
-    .command('stats')
-    .description('pending per priority, retrying, running, oldest waiting age, busiest machines')
-    .action(async (_f: unknown, cmd: Command) => {
-      const { client, format } = contextOf(cmd);
-      const s = await client.get<QueueStats>('/queue/stats');
-      if (format === 'json') return printJson(s);
-      printTable(
-        ['PRIORITY', 'PENDING'],
-        Object.entries(s.pending).map(([p, n]) => [priorityText(Number(p)), n]),
-      );
-      process.stdout.write(
-        `\nrunning ${s.running + s.assigned}, retrying ${s.retrying}, cancelling ${s.cancelling}, oldest waiting ${
-          s.oldestPendingAgeMs === null ? '-' : duration(s.oldestPendingAgeMs)
-        }\n`,
-      );
-      if (s.busiestMachines.length > 0) {
-        process.stdout.write('\n');
-        printTable(
-          ['MACHINE', 'TEAM', 'RUNNING', 'PENDING'],
-          s.busiestMachines.map((m) => [m.machine, m.team, `${m.running}/${m.concurrency}`, m.pending]),
-        );
-      }
     });
 }

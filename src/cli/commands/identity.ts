@@ -176,12 +176,13 @@ export function registerIdentityCommands(v: Verbs): void {
             createdAt: string;
             expiresAt: string | null;
             revokedAt: string | null;
+            scope?: string | null;
           }[]
         >('/tokens');
       if (format === 'json') return printJson(list);
       printTable(
-        ['ID', 'NAME', 'CREATED', 'EXPIRES', 'REVOKED'],
-        list.map((t) => [t.id, t.name, t.createdAt, t.expiresAt ?? 'never', t.revokedAt]),
+        ['ID', 'NAME', 'SCOPE', 'CREATED', 'EXPIRES', 'REVOKED'],
+        list.map((t) => [t.id, t.name, t.scope ?? 'all', t.createdAt, t.expiresAt ?? 'never', t.revokedAt]),
       );
     });
   token

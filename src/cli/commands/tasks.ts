@@ -173,6 +173,7 @@ export function registerTaskCommands(v: Verbs): void {
         ['exitCode', t.exitCode],
         ['reason', t.reason],
         ['batchId', t.batchId],
+        ['createdBy', t.createdBy],
         ['createdAt', t.createdAt],
         ['startedAt', t.startedAt],
         ['finishedAt', t.finishedAt],

@@ -27,7 +27,7 @@ const path = (team: string, key?: string) =>
   `/teams/${encodeURIComponent(team)}/vault${key === undefined ? '' : `/${key.split('/').map(encodeURIComponent).join('/')}`}`;
 
 /** The team's data key, opened with the master password; created (by a maintainer) when `create` and missing. */
-async function teamKey(
+export async function teamKey(
   client: ApiClient,
   keyring: Keyring,
   master: Master,
@@ -47,7 +47,7 @@ async function teamKey(
   }
 }
 
-async function open(
+export async function open(
   client: ApiClient,
   file: string | undefined,
 ): Promise<{ master: Master; keyring: Keyring }> {

@@ -19,7 +19,8 @@ export function auditRoutes(app: App, deps: RouteDeps): void {
     {
       config: { permission: 'audit:read' },
       schema: {
-        summary: 'Audit records, oldest first; page with after=<id of the last one>',
+        summary:
+          'Audit records, oldest first; page with after=<id of the last one> (or newest first with order=desc, paging with before=<id>)',
         tags: ['audit'],
         querystring: Type.Object(
           {
@@ -28,6 +29,15 @@ export function auditRoutes(app: App, deps: RouteDeps): void {
             team: Type.Optional(Type.String({ maxLength: 63 })),
             since: Type.Optional(Time),
             until: Type.Optional(Time),
+            target: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 300,
+                description: 'exact target, or a prefix ending in *',
+              }),
+            ),
+            order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
+            before: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
             after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
             limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,5}$' })),
           },
@@ -43,6 +53,10 @@ export function auditRoutes(app: App, deps: RouteDeps): void {
         ...(q.team === undefined ? {} : { team: q.team }),
         ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
         ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
+        ...(q.target === undefined ? {} : { target: q.target }),
+        ...(q.order === 'desc'
+          ? { newestFirst: true, beforeId: queryInt(q.before, Number.MAX_SAFE_INTEGER) }
+          : {}),
         afterId: queryInt(q.after, 0),
         limit: Math.min(PAGE, Math.max(1, queryInt(q.limit, 100))),
       });

@@ -3,7 +3,7 @@ import { AppError, notFound } from '../../core/errors.js';
 import { DAY_MS, iso } from '../../core/time.js';
 import type { TeamRole } from '../../store/store.js';
 import { requireTeam } from '../auth.js';
-import { LoginLimiter } from '../login-limiter.js';
+import { loginLimiterFor } from '../login-limiter.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from '../passwords.js';
 import type { Principal } from '../permissions.js';
 import { ErrorBody, NameParams } from '../schemas/common.js';
@@ -20,7 +20,7 @@ const LOGIN_TOKEN_DAYS = 30;
 export function identityRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const { store, clock } = deps;
-  const limiter = new LoginLimiter();
+  const limiter = loginLimiterFor(store);
   const user = (p: Principal | null) => p as Extract<Principal, { kind: 'user' }>;
 
   const issueToken = async (userId: number, name: string, days: number | null) => {
@@ -231,6 +231,8 @@ export function identityRoutes(app: App, deps: RouteDeps): void {
     createdAt: Type.Union([Type.String(), Type.Null()]),
     expiresAt: Type.Union([Type.String(), Type.Null()]),
     revokedAt: Type.Union([Type.String(), Type.Null()]),
+    /** 'metrics': may only scrape GET /metrics; null: your rights. */
+    scope: Type.Union([Type.Literal('metrics'), Type.Null()]),
   });
 
   r.post(
@@ -274,6 +276,7 @@ export function identityRoutes(app: App, deps: RouteDeps): void {
         createdAt: iso(t.createdAt),
         expiresAt: iso(t.expiresAt),
         revokedAt: iso(t.revokedAt),
+        scope: t.scope ?? null,
       })),
   );
 

@@ -1,8 +1,10 @@
 import { Type } from 'typebox';
+import { DEFAULT_BUSIEST } from '../../store/queue-stats.js';
 import { teamsOf } from '../auth.js';
 import { presentAlert } from '../present.js';
 import { ErrorBody, queryInt } from '../schemas/common.js';
 import { AlertOut } from '../schemas/fleet.js';
+import { withDeliveries } from './channels.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
 export function systemRoutes(app: App, deps: RouteDeps): void {
@@ -54,7 +56,7 @@ export function systemRoutes(app: App, deps: RouteDeps): void {
         ...(request.query.team === undefined ? {} : { team: request.query.team }),
         limit,
       });
-      return alerts.map(presentAlert);
+      return withDeliveries(store, alerts.map(presentAlert));
     },
   );
 
@@ -64,11 +66,23 @@ export function systemRoutes(app: App, deps: RouteDeps): void {
       config: { permission: 'queue:read' },
       schema: {
         summary:
-          'Pending per priority, retrying, running, oldest waiting age, busiest machines (from counters)',
+          'Pending per priority, retrying, running, oldest waiting age, busiest machines, counts per team and priority (from counters)',
         tags: ['queue'],
+        querystring: Type.Object(
+          {
+            top: Type.Optional(
+              Type.String({
+                pattern: '^(100|[1-9][0-9]?)$',
+                description: 'busiest machines to list, 1-100 (default 5)',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
       },
     },
-    async (request) => store.queueStats(clock(), teamsOf(request)),
+    async (request) =>
+      store.queueStats(clock(), teamsOf(request), { busiest: queryInt(request.query.top, DEFAULT_BUSIEST) }),
   );
 
   r.get(

@@ -122,6 +122,7 @@ export function taskRoutes(app: App, deps: RouteDeps): void {
         ...(q.team === undefined ? {} : { team: q.team }),
         ...(q.batch === undefined ? {} : { batchId: q.batch }),
         ...(q.before === undefined ? {} : { beforeSeq: queryInt(q.before, 0) }),
+        ...(q.q === undefined ? {} : { text: q.q }),
         teams: teamsOf(request),
         limit: Math.min(MAX_LIST_LIMIT, Math.max(1, queryInt(q.limit, 50))),
       });

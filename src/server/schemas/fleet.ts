@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { DeliveryOut } from './channels.js';
 import { IsoTime, Name } from './common.js';
 
 const Labels = Type.Record(
@@ -103,4 +104,8 @@ export const AlertOut = Type.Object({
   machine: Type.Union([Type.String(), Type.Null()]),
   message: Type.String(),
   createdAt: IsoTime,
+  /** Where the alert went: one entry per channel of its team (src/notify). */
+  deliveries: Type.Array(DeliveryOut),
+  /** Why it went nowhere (no channel, rule off), or null. */
+  deliveryNote: Type.Union([Type.String(), Type.Null()]),
 });

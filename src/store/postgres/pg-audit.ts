@@ -74,8 +74,10 @@ export class PgAudit implements AuditStore {
   }
 
   async list(f: AuditFilter): Promise<AuditRecord[]> {
-    const args: unknown[] = [f.afterId ?? 0];
-    const where: string[] = ['id > $1'];
+    const args: unknown[] = [
+      f.newestFirst === true ? (f.beforeId ?? Number.MAX_SAFE_INTEGER) : (f.afterId ?? 0),
+    ];
+    const where: string[] = f.newestFirst === true ? ['id < $1'] : ['id > $1'];
     const add = (sql: (...p: string[]) => string, ...values: unknown[]) => {
       const placeholders = values.map((v) => {
         args.push(v);
@@ -91,9 +93,13 @@ export class PgAudit implements AuditStore {
     if (f.team !== undefined) add((p) => `team = ${p}`, f.team);
     if (f.since !== undefined) add((p) => `at >= ${p}`, f.since);
     if (f.until !== undefined) add((p) => `at < ${p}`, f.until);
+    // A target ending in * matches every target that starts with the rest (no other wildcard).
+    const prefix = f.target?.endsWith('*') === true ? f.target.slice(0, -1) : undefined;
+    if (prefix !== undefined) add((n, p) => `left(target, ${n}) = ${p}`, prefix.length, prefix);
+    else if (f.target !== undefined) add((p) => `target = ${p}`, f.target);
     args.push(f.limit);
     const rows = await this.db.rows<AuditRow>(
-      `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${args.length}`,
+      `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id ${f.newestFirst === true ? 'DESC' : ''} LIMIT $${args.length}`,
       args,
     );
     return rows.map((r) => ({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
-import type { Bus, BusEvent } from '../../server/bus.js';
+import { ANY_TOPIC, type Bus, type BusEvent } from '../../server/bus.js';
 import type { Store } from '../store.js';
 
 export interface PgBusOptions {
@@ -82,6 +82,7 @@ export class PgBus implements Bus {
 
   publish(topic: string, event: BusEvent): void {
     this.emitter.emit(topic, event);
+    if (topic !== ANY_TOPIC) this.emitter.emit(ANY_TOPIC, event);
     if (this.closed) return;
     const wire: WireEvent =
       event.type === 'output' ? { type: 'output', taskId: event.taskId, chunkId: event.chunk.id } : event;
@@ -190,6 +191,11 @@ export class PgBus implements Bus {
   }
 
   private deliver(topic: string, event: BusEvent): void {
-    this.inbox = this.inbox.then(() => void this.emitter.emit(topic, event)).catch(this.onError);
+    this.inbox = this.inbox
+      .then(() => {
+        this.emitter.emit(topic, event);
+        if (topic !== ANY_TOPIC) this.emitter.emit(ANY_TOPIC, event);
+      })
+      .catch(this.onError);
   }
 }

@@ -1,5 +1,5 @@
 import { notFound } from '../../core/errors.js';
-import type { IdentityStore, TeamRole, TokenSummary, UserAuth, UserSummary } from '../store.js';
+import type { IdentityStore, TeamRole, TokenScope, TokenSummary, UserAuth, UserSummary } from '../store.js';
 import type { PgDb, Q } from './pg-connection.js';
 
 interface UserRow {
@@ -69,8 +69,9 @@ export class PgIdentity implements IdentityStore {
       created_at: number;
       expires_at: number | null;
       revoked_at: number | null;
+      scope: TokenScope | null;
     }>(
-      'SELECT id, name, kind, created_at, expires_at, revoked_at FROM tokens WHERE user_id = $1 ORDER BY id',
+      'SELECT id, name, kind, created_at, expires_at, revoked_at, scope FROM tokens WHERE user_id = $1 ORDER BY id',
       [userId],
     );
     return rows.map((r) => ({
@@ -80,6 +81,7 @@ export class PgIdentity implements IdentityStore {
       createdAt: r.created_at,
       expiresAt: r.expires_at,
       revokedAt: r.revoked_at,
+      scope: r.scope,
     }));
   }
 

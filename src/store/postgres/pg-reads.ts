@@ -1,4 +1,5 @@
-import type { Alert, Attempt, Priority, QueueStats, Task, TaskStatus } from '../../core/types.js';
+import type { Alert, Attempt, QueueStats, Task, TaskStatus } from '../../core/types.js';
+import { buildQueueStats, type CounterRow, DEFAULT_BUSIEST, type LaneHead } from '../queue-stats.js';
 import type { OutputChunk, TaskFilter } from '../store.js';
 import type { PgDb } from './pg-connection.js';
 import {
@@ -52,6 +53,9 @@ export class PgReads {
       add((p) => `tm.name = ANY(${p}::text[])`, [...f.teams]);
     }
     if (f.beforeSeq !== undefined) add((p) => `t.seq < ${p}`, f.beforeSeq);
+    if (f.text !== undefined) {
+      add((p) => `(strpos(lower(t.command), lower(${p})) > 0 OR left(t.task_id, length(${p})) = lower(${p}))`, f.text);
+    }
     args.push(f.limit);
     const sql = `SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY t.seq DESC LIMIT $${args.length}`;
@@ -118,53 +122,31 @@ export class PgReads {
   }
 
   /** Counters of the given teams; read in one transaction, so they agree with each other. */
-  async queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
+  async queueStats(
+    now: number,
+    teams: ReadonlySet<string> | null = null,
+    options: { busiest?: number } = {},
+  ): Promise<QueueStats> {
     const [counters, heads, busiest] = await this.db.tx(async (q) => [
-      await q.rows<{ priority: Priority; status: TaskStatus; team: string; n: number }>(
+      await q.rows<CounterRow>(
         `SELECT c.priority, c.status, tm.name AS team, c.n FROM queue_counters c JOIN teams tm ON tm.id = c.team_id`,
       ),
       // The head of each priority's global lane, through the partial index.
-      await q.rows<{ created_at: number; team: string }>(
-        `SELECT h.created_at, h.team FROM unnest(ARRAY[1, 2, 3, 4, 5]::smallint[]) AS p(priority)
+      await q.rows<LaneHead>(
+        `SELECT p.priority, h."queuedAt", h.team FROM unnest(ARRAY[1, 2, 3, 4, 5]::smallint[]) AS p(priority)
          CROSS JOIN LATERAL (
-           SELECT t.queued_at AS created_at, tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
+           SELECT t.queued_at AS "queuedAt", tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
            WHERE t.status = 'pending' AND t.priority = p.priority ORDER BY t.seq LIMIT 1
          ) h`,
       ),
       await q.rows<QueueStats['busiestMachines'][number]>(
         `SELECT m.name AS machine, tm.name AS team, m.running_count AS running, m.pending_count AS pending,
            m.concurrency FROM machines m JOIN teams tm ON tm.id = m.team_id
-         WHERE m.running_count > 0 OR m.pending_count > 0
-         ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT 5`,
+         WHERE (m.running_count > 0 OR m.pending_count > 0) AND ($1::text[] IS NULL OR tm.name = ANY($1::text[]))
+         ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT $2`,
+        [teams === null ? null : [...teams], options.busiest ?? DEFAULT_BUSIEST],
       ),
     ]);
-    const stats: QueueStats = {
-      pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
-      retrying: 0,
-      assigned: 0,
-      running: 0,
-      cancelling: 0,
-      oldestPendingAgeMs: null,
-      busiestMachines: [],
-    };
-    for (const c of counters) {
-      if (!inTeams(c.team, teams)) continue;
-      if (c.status === 'pending') stats.pending[c.priority] += c.n;
-      else if (
-        c.status === 'retrying' ||
-        c.status === 'assigned' ||
-        c.status === 'running' ||
-        c.status === 'cancelling'
-      )
-        stats[c.status] += c.n;
-    }
-    let oldestAt: number | null = null;
-    for (const r of heads) {
-      // For a subset of teams the head of the global lane may belong to another team: then the age is not shown.
-      if (inTeams(r.team, teams) && (oldestAt === null || r.created_at < oldestAt)) oldestAt = r.created_at;
-    }
-    stats.oldestPendingAgeMs = oldestAt === null ? null : Math.max(0, now - oldestAt);
-    stats.busiestMachines = busiest.filter((m) => inTeams(m.team, teams));
-    return stats;
+    return buildQueueStats(counters, heads, busiest, now, teams);
   }
 }

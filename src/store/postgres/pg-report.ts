@@ -1,5 +1,6 @@
 import { notFound } from '../../core/errors.js';
 import type { OutputStream } from '../../core/types.js';
+import { noteAttempt } from '../attempt-events.js';
 import type { BridgeReport, OutputChunk, ReportOutcome } from '../store.js';
 import { Changes, cancelsById, endAttempt, flush, LIVE_SELECT, type LiveRow } from './pg-changes.js';
 import type { Q } from './pg-connection.js';
@@ -57,9 +58,17 @@ export async function report(q: Q, r: BridgeReport): Promise<ReportOutcome> {
         [assigned.map((x) => x.row.seq), assigned.map((x) => x.at)],
       );
     }
-    for (const { row } of assigned) {
+    for (const { row, at } of assigned) {
       ch.move(row, 'running');
       row.status = 'running';
+      // The first start since the task entered the queue: its wait, for metrics.
+      if (row.attempts === row.attempt_limit - row.retry_count) {
+        noteAttempt(ch.summary, {
+          teamId: row.team_id,
+          priority: row.priority,
+          waitMs: Math.max(0, at - row.queued_at),
+        });
+      }
     }
   }
 

@@ -26,17 +26,22 @@ import type {
   Store,
   TaskFilter,
   TokenRecord,
+  TokenScope,
   TransitionSummary,
   User,
 } from '../store.js';
 import { PgAudit } from './pg-audit.js';
 import { PgDb, type PgPoolOptions } from './pg-connection.js';
 import { PgFleet } from './pg-fleet.js';
+import { PgWeb } from './pg-web.js';
 import { PgIdentity } from './pg-identity.js';
+import { PgInsights } from './pg-insights.js';
 import { ensureRegion, PgMachines } from './pg-machines.js';
 import { migrate } from './pg-migrations.js';
+import { PgNotify } from './pg-notify.js';
 import { PgQueue } from './pg-queue.js';
 import { PgReads } from './pg-reads.js';
+import { PgSchedules } from './pg-schedules.js';
 import { type BridgeRow, type TeamRow, toBridge, toTeam, uniqueOr } from './pg-rows.js';
 import { PgVault } from './pg-vault.js';
 
@@ -56,6 +61,10 @@ export class PostgresStore implements Store {
   readonly vault: PgVault;
   readonly audit: PgAudit;
   readonly fleet: PgFleet;
+  readonly notify: PgNotify;
+  readonly schedules: PgSchedules;
+  readonly web: PgWeb;
+  readonly insights: PgInsights;
   private readonly db: PgDb;
   private readonly queue: PgQueue;
   private readonly reads: PgReads;
@@ -71,6 +80,10 @@ export class PostgresStore implements Store {
     this.vault = new PgVault(this.db);
     this.audit = new PgAudit(this.db);
     this.fleet = new PgFleet(this.db);
+    this.notify = new PgNotify(this.db);
+    this.schedules = new PgSchedules(this.db);
+    this.web = new PgWeb(this.db);
+    this.insights = new PgInsights(this.db);
   }
 
   async migrate(): Promise<void> {
@@ -120,9 +133,9 @@ export class PostgresStore implements Store {
 
   async createToken(t: NewToken): Promise<void> {
     await this.db.run(
-      `INSERT INTO tokens (hash, kind, name, user_id, bridge_id, created_at, expires_at)
-       VALUES ($1, $2, $3, $4, (SELECT id FROM bridges WHERE name = $5), $6, $7)`,
-      [t.hash, t.kind, t.name, t.userId, t.bridgeName, t.now, t.expiresAt],
+      `INSERT INTO tokens (hash, kind, name, user_id, bridge_id, created_at, expires_at, scope)
+       VALUES ($1, $2, $3, $4, (SELECT id FROM bridges WHERE name = $5), $6, $7, $8)`,
+      [t.hash, t.kind, t.name, t.userId, t.bridgeName, t.now, t.expiresAt, t.scope ?? null],
     );
   }
 
@@ -136,8 +149,10 @@ export class PostgresStore implements Store {
       disabled: boolean | null;
       bridge_name: string | null;
       region_name: string | null;
+      scope: TokenScope | null;
     }>(
-      `SELECT t.kind, t.name, t.user_id, u.email, u.is_admin, u.disabled, b.name AS bridge_name, r.name AS region_name
+      `SELECT t.kind, t.name, t.user_id, u.email, u.is_admin, u.disabled, b.name AS bridge_name, r.name AS region_name,
+         t.scope
        FROM tokens t LEFT JOIN users u ON u.id = t.user_id LEFT JOIN bridges b ON b.id = t.bridge_id
        LEFT JOIN regions r ON r.id = b.region_id
        WHERE t.hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
@@ -152,6 +167,7 @@ export class PostgresStore implements Store {
       isAdmin: r.is_admin === true,
       bridgeName: r.bridge_name,
       bridgeRegion: r.region_name,
+      scope: r.scope,
     };
   }
 
@@ -333,7 +349,11 @@ export class PostgresStore implements Store {
     return this.reads.listAlerts(filter);
   }
 
-  queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
-    return this.reads.queueStats(now, teams);
+  queueStats(
+    now: number,
+    teams: ReadonlySet<string> | null = null,
+    options: { busiest?: number } = {},
+  ): Promise<QueueStats> {
+    return this.reads.queueStats(now, teams, options);
   }
 }

@@ -69,8 +69,10 @@ export class SqliteAudit implements AuditStore {
   }
 
   async list(f: AuditFilter): Promise<AuditRecord[]> {
-    const where: string[] = ['id > ?'];
-    const args: unknown[] = [f.afterId ?? 0];
+    const where: string[] = f.newestFirst === true ? ['id < ?'] : ['id > ?'];
+    const args: unknown[] = [
+      f.newestFirst === true ? (f.beforeId ?? Number.MAX_SAFE_INTEGER) : (f.afterId ?? 0),
+    ];
     const add = (sql: string, ...values: unknown[]) => {
       where.push(sql);
       args.push(...values);
@@ -81,8 +83,14 @@ export class SqliteAudit implements AuditStore {
     if (f.team !== undefined) add('team = ?', f.team);
     if (f.since !== undefined) add('at >= ?', f.since);
     if (f.until !== undefined) add('at < ?', f.until);
+    // A target ending in * matches every target that starts with the rest (no other wildcard).
+    const prefix = f.target?.endsWith('*') === true ? f.target.slice(0, -1) : undefined;
+    if (prefix !== undefined) add('substr(target, 1, ?) = ?', prefix.length, prefix);
+    else if (f.target !== undefined) add('target = ?', f.target);
     const rows = this.st
-      .get(`SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id LIMIT ?`)
+      .get(
+        `SELECT * FROM audit_log WHERE ${where.join(' AND ')} ORDER BY id ${f.newestFirst === true ? 'DESC' : ''} LIMIT ?`,
+      )
       .all(...args, f.limit) as AuditRow[];
     return rows.map((r) => ({
       id: r.id,

@@ -1,5 +1,5 @@
 import { notFound } from '../../core/errors.js';
-import type { IdentityStore, TeamRole, TokenSummary, UserAuth, UserSummary } from '../store.js';
+import type { IdentityStore, TeamRole, TokenScope, TokenSummary, UserAuth, UserSummary } from '../store.js';
 import type { Statements } from './connection.js';
 
 interface UserRow {
@@ -80,7 +80,7 @@ export class SqliteIdentity implements IdentityStore {
   async listTokens(userId: number): Promise<TokenSummary[]> {
     const rows = this.st
       .get(
-        `SELECT id, name, kind, created_at, expires_at, revoked_at FROM tokens WHERE user_id = ? ORDER BY id`,
+        `SELECT id, name, kind, created_at, expires_at, revoked_at, scope FROM tokens WHERE user_id = ? ORDER BY id`,
       )
       .all(userId) as {
       id: number;
@@ -89,6 +89,7 @@ export class SqliteIdentity implements IdentityStore {
       created_at: number;
       expires_at: number | null;
       revoked_at: number | null;
+      scope: TokenScope | null;
     }[];
     return rows.map((r) => ({
       id: r.id,
@@ -97,6 +98,7 @@ export class SqliteIdentity implements IdentityStore {
       createdAt: r.created_at,
       expiresAt: r.expires_at,
       revokedAt: r.revoked_at,
+      scope: r.scope,
     }));
   }
 

@@ -1,5 +1,12 @@
 import { conflict, notFound } from '../../core/errors.js';
-import type { Machine, Priority, QueueStats, Region, TaskStatus } from '../../core/types.js';
+import type { Machine, QueueStats, Region } from '../../core/types.js';
+import {
+  buildQueueStats,
+  type CounterRow,
+  DEFAULT_BUSIEST,
+  type LaneHead,
+  PRIORITIES,
+} from '../queue-stats.js';
 import type { MachinePatch, NewMachine } from '../store.js';
 import type { Statements } from './connection.js';
 import { MACHINE_SELECT, type MachineRow, toMachine } from './rows.js';
@@ -109,56 +116,43 @@ export class SqliteMachines {
       .immediate();
   }
 
-  async queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
-    const counts = (
-      this.st
+  async queueStats(
+    now: number,
+    teams: ReadonlySet<string> | null = null,
+    options: { busiest?: number } = {},
+  ): Promise<QueueStats> {
+    const read = this.st.db.transaction(() => {
+      const counters = this.st
         .get(
           `SELECT c.priority, c.status, tm.name AS team, c.n FROM queue_counters c JOIN teams tm ON tm.id = c.team_id`,
         )
-        .all() as { priority: Priority; status: TaskStatus; team: string; n: number }[]
-    ).filter((c) => inTeams(c.team, teams));
-    const stats: QueueStats = {
-      pending: { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0 },
-      retrying: 0,
-      assigned: 0,
-      running: 0,
-      cancelling: 0,
-      oldestPendingAgeMs: null,
-      busiestMachines: [],
-    };
-    for (const c of counts) {
-      if (c.status === 'pending') stats.pending[c.priority] += c.n;
-      else if (
-        c.status === 'retrying' ||
-        c.status === 'assigned' ||
-        c.status === 'running' ||
-        c.status === 'cancelling'
-      )
-        stats[c.status] += c.n;
-    }
-    const oldest = this.st.get(
-      `SELECT t.queued_at AS created_at, tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
-       WHERE t.status = 'pending' AND t.priority = ? ORDER BY t.seq LIMIT 1`,
-    );
-    let oldestAt: number | null = null;
-    for (const p of [1, 2, 3, 4, 5]) {
-      // For a subset of teams the head of the global lane may belong to another team: then the age is not shown.
-      const r = oldest.get(p) as { created_at: number; team: string } | undefined;
-      if (r !== undefined && inTeams(r.team, teams) && (oldestAt === null || r.created_at < oldestAt)) {
-        oldestAt = r.created_at;
+        .all() as CounterRow[];
+      // The head of each priority's global lane, through the partial index tasks_pending_priority.
+      const head = this.st.get(
+        `SELECT t.queued_at AS queuedAt, tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
+         WHERE t.status = 'pending' AND t.priority = ? ORDER BY t.seq LIMIT 1`,
+      );
+      const heads: LaneHead[] = [];
+      for (const priority of PRIORITIES) {
+        const r = head.get(priority) as { queuedAt: number; team: string } | undefined;
+        if (r !== undefined) heads.push({ priority, ...r });
       }
-    }
-    stats.oldestPendingAgeMs = oldestAt === null ? null : Math.max(0, now - oldestAt);
-    stats.busiestMachines = (
-      this.st
+      const busiest = this.st
         .get(
           `SELECT m.name AS machine, tm.name AS team, m.running_count AS running, m.pending_count AS pending,
              m.concurrency FROM machines m JOIN teams tm ON tm.id = m.team_id
-           WHERE m.running_count > 0 OR m.pending_count > 0
-           ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT 5`,
+           WHERE (m.running_count > 0 OR m.pending_count > 0)
+             AND (? IS NULL OR tm.name IN (SELECT value FROM json_each(?)))
+           ORDER BY m.running_count DESC, m.pending_count DESC, m.name LIMIT ?`,
         )
-        .all() as QueueStats['busiestMachines']
-    ).filter((m) => inTeams(m.team, teams));
-    return stats;
+        .all(
+          teams === null ? null : 1,
+          JSON.stringify(teams === null ? [] : [...teams]),
+          options.busiest ?? DEFAULT_BUSIEST,
+        ) as QueueStats['busiestMachines'];
+      return { counters, heads, busiest };
+    });
+    const { counters, heads, busiest } = read.deferred();
+    return buildQueueStats(counters, heads, busiest, now, teams);
   }
 }

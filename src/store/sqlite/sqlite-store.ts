@@ -26,6 +26,7 @@ import type {
   Store,
   TaskFilter,
   TokenRecord,
+  TokenScope,
   TransitionSummary,
   User,
 } from '../store.js';
@@ -45,9 +46,13 @@ import {
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteFleet } from './sqlite-fleet.js';
 import { SqliteIdentity } from './sqlite-identity.js';
+import { SqliteInsights } from './sqlite-insights.js';
 import { SqliteMachines } from './sqlite-machines.js';
+import { SqliteNotify } from './sqlite-notify.js';
 import { SqliteQueue } from './sqlite-queue.js';
+import { SqliteSchedules } from './sqlite-schedules.js';
 import { SqliteVault } from './sqlite-vault.js';
+import { SqliteWeb } from './sqlite-web.js';
 import { inTeams, uniqueOr } from './util.js';
 
 const BRIDGE_SELECT = `SELECT b.id, b.name, r.name AS region_name, b.last_seen_at, b.running_count AS running, b.created_at
@@ -60,6 +65,10 @@ export class SqliteStore implements Store {
   readonly vault: SqliteVault;
   readonly audit: SqliteAudit;
   readonly fleet: SqliteFleet;
+  readonly notify: SqliteNotify;
+  readonly schedules: SqliteSchedules;
+  readonly web: SqliteWeb;
+  readonly insights: SqliteInsights;
   private readonly db: Db;
   private readonly st: Statements;
   private readonly queue: SqliteQueue;
@@ -74,6 +83,10 @@ export class SqliteStore implements Store {
     this.vault = new SqliteVault(this.st);
     this.audit = new SqliteAudit(this.st);
     this.fleet = new SqliteFleet(this.st);
+    this.notify = new SqliteNotify(this.st);
+    this.schedules = new SqliteSchedules(this.st);
+    this.web = new SqliteWeb(this.st);
+    this.insights = new SqliteInsights(this.st);
   }
 
   async migrate(): Promise<void> {
@@ -128,15 +141,17 @@ export class SqliteStore implements Store {
           )?.id ?? null);
     this.st
       .get(
-        `INSERT INTO tokens (hash, kind, name, user_id, bridge_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO tokens (hash, kind, name, user_id, bridge_id, created_at, expires_at, scope)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(t.hash, t.kind, t.name, t.userId, bridgeId, t.now, t.expiresAt);
+      .run(t.hash, t.kind, t.name, t.userId, bridgeId, t.now, t.expiresAt, t.scope ?? null);
   }
 
   async findToken(hash: string, now: number): Promise<TokenRecord | null> {
     const r = this.st
       .get(
-        `SELECT t.kind, t.name, t.user_id, u.email, u.is_admin, u.disabled, b.name AS bridge_name, r.name AS region_name
+        `SELECT t.kind, t.name, t.user_id, u.email, u.is_admin, u.disabled, b.name AS bridge_name, r.name AS region_name,
+           t.scope
          FROM tokens t LEFT JOIN users u ON u.id = t.user_id LEFT JOIN bridges b ON b.id = t.bridge_id
          LEFT JOIN regions r ON r.id = b.region_id
          WHERE t.hash = ? AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > ?)`,
@@ -151,6 +166,7 @@ export class SqliteStore implements Store {
           disabled: number | null;
           bridge_name: string | null;
           region_name: string | null;
+          scope: TokenScope | null;
         }
       | undefined;
     if (r === undefined || r.disabled === 1) return null;
@@ -162,6 +178,7 @@ export class SqliteStore implements Store {
       isAdmin: r.is_admin === 1,
       bridgeName: r.bridge_name,
       bridgeRegion: r.region_name,
+      scope: r.scope,
     };
   }
 
@@ -275,8 +292,12 @@ export class SqliteStore implements Store {
     return this.machines.deleteMachine(name);
   }
 
-  queueStats(now: number, teams: ReadonlySet<string> | null = null): Promise<QueueStats> {
-    return this.machines.queueStats(now, teams);
+  queueStats(
+    now: number,
+    teams: ReadonlySet<string> | null = null,
+    options: { busiest?: number } = {},
+  ): Promise<QueueStats> {
+    return this.machines.queueStats(now, teams, options);
   }
 
   async insertTasks(
@@ -332,6 +353,10 @@ export class SqliteStore implements Store {
       args.push(...f.teams);
     }
     if (f.beforeSeq !== undefined) add('t.seq < ?', f.beforeSeq);
+    if (f.text !== undefined) {
+      where.push('(instr(lower(t.command), lower(?)) > 0 OR substr(t.task_id, 1, length(?)) = lower(?))');
+      args.push(f.text, f.text, f.text);
+    }
     const sql = `SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY t.seq DESC LIMIT ?`;
     return (this.st.get(sql).all(...args, f.limit) as TaskRow[]).map(toTask);

@@ -1,0 +1,201 @@
+import { Type } from 'typebox';
+import { AppError } from '../../core/errors.js';
+import { HOUR_MS, iso } from '../../core/time.js';
+import { waitReasons } from '../../scheduler/wait-reasons.js';
+import { requireTeam, teamsOf } from '../auth.js';
+import { ANY_TOPIC } from '../bus.js';
+import { ErrorBody, TaskParams } from '../schemas/common.js';
+import { type App, type RouteDeps, typed } from './deps.js';
+
+/** Change hints go out at most this often per stream. */
+const THROTTLE_MS = 1_000;
+/** Queue counts are re-read this often even without events (another replica's changes, a lost bus). */
+const POLL_MS = 5_000;
+const KEEPALIVE_MS = 15_000;
+
+/** What the dashboard reads beyond the plain resources: failures per period, why a task waits, a change feed. */
+export function dashboardRoutes(app: App, deps: RouteDeps): void {
+  const r = typed(app);
+  const { store, clock, bus, settings } = deps;
+  const onlineWithinMs = Math.max(settings.leaseMs, settings.claimWaitMaxMs + 10_000);
+
+  r.get(
+    '/queue/failures',
+    {
+      config: { permission: 'queue:read' },
+      schema: {
+        summary: 'Tasks that ended failed in the last hours (default 24), per team',
+        tags: ['queue'],
+        querystring: Type.Object(
+          { hours: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$' })) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: Type.Object({
+            since: Type.String(),
+            hours: Type.Integer(),
+            failed: Type.Integer(),
+            teams: Type.Array(Type.Object({ team: Type.String(), failed: Type.Integer() })),
+          }),
+          400: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const hours = Number(request.query.hours ?? 24);
+      if (hours < 1 || hours > 168)
+        throw new AppError('VALIDATION_FAILED', 'hours must be 1 to 168', 400, { field: 'hours' });
+      const since = clock() - hours * HOUR_MS;
+      const visible = teamsOf(request);
+      const teams = (await store.web.failedSince(since)).filter(
+        (t) => visible === null || visible.has(t.team),
+      );
+      return {
+        since: iso(since) as string,
+        hours,
+        failed: teams.reduce((a, t) => a + t.failed, 0),
+        teams,
+      };
+    },
+  );
+
+  r.get(
+    '/tasks/:id/wait',
+    {
+      config: { permission: 'task:read' },
+      schema: {
+        summary:
+          'Why a task has not started: its place in the queue, busy slots, an offline machine, a retry delay',
+        tags: ['tasks'],
+        params: TaskParams,
+        response: {
+          200: Type.Object({
+            taskId: Type.String(),
+            status: Type.String(),
+            waiting: Type.Boolean(),
+            ahead: Type.Union([Type.Integer(), Type.Null()]),
+            reasons: Type.Array(Type.Object({ code: Type.String(), text: Type.String() })),
+          }),
+          404: ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      const task = await store.getTask(id);
+      const hidden = { code: 'TASK_NOT_FOUND', message: `task ${id} does not exist` };
+      if (task === null) throw new AppError(hidden.code, hidden.message, 404);
+      requireTeam(request, task.team, 'viewer', hidden);
+      const now = clock();
+      const place = task.status === 'pending' ? await store.web.queuePlace(id) : null;
+      const machine = task.machine === null ? null : await store.getMachine(task.machine);
+      const region = place?.region ?? machine?.region ?? 'default';
+      const bridgesOnline = (await store.listBridges()).filter(
+        (b) => b.region === region && b.lastSeenAt !== null && now - b.lastSeenAt <= onlineWithinMs,
+      ).length;
+      const reasons = waitReasons({
+        status: task.status,
+        priority: task.priority,
+        retryAt: task.retryAt,
+        attempts: task.attempts,
+        now,
+        machine:
+          machine === null || place?.machine === null
+            ? null
+            : {
+                name: machine.name,
+                status: machine.status,
+                statusSince: machine.statusSince,
+                running: machine.running,
+                concurrency: machine.concurrency,
+              },
+        region,
+        ahead: place?.ahead ?? null,
+        batch: place?.batch ?? null,
+        bridgesOnline,
+        criticalReserve: settings.criticalReserve,
+      });
+      return {
+        taskId: id,
+        status: task.status,
+        waiting: reasons.length > 0,
+        ahead: place?.ahead ?? null,
+        reasons,
+      };
+    },
+  );
+
+  r.get(
+    '/events',
+    {
+      config: { permission: 'queue:read' },
+      schema: {
+        summary:
+          'Server-sent events for live views: queue (your queue counts, when they change) and tasks (a hint that tasks changed)',
+        tags: ['queue'],
+      },
+    },
+    async (request, reply) => {
+      const visible = teamsOf(request);
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      const send = (event: string, data: unknown) =>
+        raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      let closed = false;
+      let lastStats = '';
+      let changed = false;
+      let lastFlush = 0;
+      let timer: NodeJS.Timeout | null = null;
+      let flushing = false;
+      const flush = async () => {
+        timer = null;
+        if (closed || flushing) return;
+        flushing = true;
+        lastFlush = Date.now();
+        const hinted = changed;
+        changed = false;
+        try {
+          const stats = await store.queueStats(clock(), visible);
+          const text = JSON.stringify(stats);
+          const moved = text !== lastStats;
+          if (closed) return;
+          if (moved) send('queue', { at: iso(clock()), stats });
+          if (hinted || (moved && lastStats !== '')) send('tasks', { at: iso(clock()) });
+          lastStats = text;
+        } catch (err) {
+          // The store may be away for a moment (a database restart): the next poll tries again.
+          request.log.warn({ err }, 'event stream could not read the queue');
+        } finally {
+          flushing = false;
+          if (changed) schedule();
+        }
+      };
+      const schedule = () => {
+        if (timer !== null || closed) return;
+        timer = setTimeout(flush, Math.max(0, lastFlush + THROTTLE_MS - Date.now()));
+      };
+      const off = bus.subscribe(ANY_TOPIC, (e) => {
+        if (e.type === 'output') return;
+        changed = true;
+        schedule();
+      });
+      const poll = setInterval(schedule, POLL_MS);
+      const keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
+      const gone = new Promise<void>((resolve) => raw.on('close', resolve));
+      raw.write('retry: 2000\n\n');
+      await flush();
+      await gone;
+      closed = true;
+      off();
+      clearInterval(poll);
+      clearInterval(keepalive);
+      if (timer !== null) clearTimeout(timer);
+    },
+  );
+}
