@@ -14,11 +14,25 @@ const PATTERNS: { what: string; re: RegExp }[] = [
     what: 'a password or token assignment',
     re: /\b[A-Za-z_]*(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)\s*[=:]\s*(?!['"]?\$)['"]?[^\s'"$]{3,}/i,
   },
+  // Option values only where the option surely means a password: `-p` is a port, a path flag or a
+  // patch switch for most tools (mkdir -p, ssh -p 2222, docker run -p 8080:80, git log -p).
   {
     what: 'a password on the command line',
-    re: /(?:^|\s)(?:-p|--password)[= ](?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/,
+    re: /(?:^|\s)--password[= ](?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/,
   },
-  { what: 'a user:password option', re: /(?:^|\s)(?:-u|--user)[= ]['"]?[^\s:'"$]+:(?!['"]?\$)[^\s'"]{3,}/ },
+  {
+    what: 'a password for sshpass',
+    re: /\bsshpass\s+(?:-[a-oq-z]\S*\s+)*-p\s*(?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/,
+  },
+  {
+    what: 'a password for a MySQL client',
+    re: /\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^|;&]*\s-p(?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/,
+  },
+  { what: 'a password for redis-cli', re: /\bredis-cli\b[^|;&]*\s-a\s+(?!['"]?\$)['"]?[^\s'"$-][^\s'"]{2,}/ },
+  {
+    what: 'a user:password option',
+    re: /\b(?:curl|wget)\b[^|;&]*\s(?:-u|--user)[= ]?['"]?[A-Za-z0-9._@-]+:(?!['"]?\$)[^\s'"]{3,}/,
+  },
   { what: 'credentials in a URL', re: /\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@$]{3,}@/i },
 ];
 
