@@ -61,10 +61,29 @@ export function buildProgram(): Command {
 /** Runs the CLI; maps every error to a message on stderr and an exit code (2: bad usage or input). */
 export async function main(argv: string[]): Promise<void> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram().parseAsync(channelUrlArgs(argv));
   } catch (err) {
     process.exitCode = report(err);
   }
+}
+
+/**
+ * `create channel NAME --url X` names the channel's URL, as the docs show; the
+ * program-wide `--url` (the server) then goes before the command or comes from
+ * REDIACC_URL / the login file. Commander would read a `--url` anywhere as the
+ * program's, so it is renamed here, after `create channel` only.
+ */
+export function channelUrlArgs(argv: readonly string[]): string[] {
+  const out = [...argv];
+  const at = out.findIndex((a, i) => a === 'create' && out[i + 1] === 'channel');
+  if (at < 0) return out;
+  for (let i = at + 2; i < out.length; i += 1) {
+    const a = out[i] as string;
+    if (a === '--') break;
+    if (a === '--url') out[i] = '--webhook-url';
+    else if (a.startsWith('--url=')) out[i] = `--webhook-url=${a.slice('--url='.length)}`;
+  }
+  return out;
 }
 
 function report(err: unknown): number {

@@ -64,3 +64,49 @@ export function waitForAny(
     else signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/**
+ * Hears the topics from its creation on, so an event that arrives while the
+ * caller is busy (a claim query that found nothing, say) is not missed:
+ * `wait` then returns at once. `reset` forgets what was heard so far.
+ */
+export class Listener {
+  private heard = false;
+  private wake: (() => void) | null = null;
+  private readonly offs: (() => void)[];
+
+  constructor(bus: Bus, topics: readonly string[]) {
+    this.offs = topics.map((t) =>
+      bus.subscribe(t, () => {
+        this.heard = true;
+        this.wake?.();
+      }),
+    );
+  }
+
+  reset(): void {
+    this.heard = false;
+  }
+
+  /** Resolves when something was heard since the last reset, after `timeoutMs`, or on abort. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.heard || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        this.wake = null;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wake = done;
+      timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  close(): void {
+    for (const off of this.offs) off();
+    this.wake?.();
+  }
+}

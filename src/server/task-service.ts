@@ -3,7 +3,7 @@ import { notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Assignment, Task } from '../core/types.js';
 import type { BridgeReport, ReportOutcome, Store, TransitionSummary } from '../store/store.js';
-import { type Bus, waitForAny } from './bus.js';
+import { type Bus, Listener } from './bus.js';
 import type { ServerSettings } from './settings.js';
 import { type Authorize, type CreateResult, countOf, TaskExpander, type TaskInput } from './task-expand.js';
 
@@ -146,7 +146,27 @@ export class TaskService {
   ): Promise<{ tasks: Assignment[]; cancel: { taskId: string; attempt: number }[] }> {
     const known = new Set(stopping.map((s) => `${s.taskId}#${s.attempt}`));
     const deadline = this.now() + Math.min(waitMs, this.settings.claimWaitMaxMs);
+    // Listening before the first look: a wake-up that comes while the store is read is not lost.
+    const heard = waitMs > 0 ? new Listener(this.bus, [`region:${region}`, `bridge:${bridge}`]) : null;
+    try {
+      return await this.claimUntil(bridge, region, max, known, deadline, claimId, heard, signal);
+    } finally {
+      heard?.close();
+    }
+  }
+
+  private async claimUntil(
+    bridge: string,
+    region: string,
+    max: number,
+    known: ReadonlySet<string>,
+    deadline: number,
+    claimId: string | null,
+    heard: Listener | null,
+    signal?: AbortSignal,
+  ): Promise<{ tasks: Assignment[]; cancel: { taskId: string; attempt: number }[] }> {
     for (;;) {
+      heard?.reset();
       const tasks =
         max > 0
           ? await this.store.claim({
@@ -164,13 +184,13 @@ export class TaskService {
         (c) => !known.has(`${c.taskId}#${c.attempt}`),
       );
       const left = deadline - this.now();
-      if (tasks.length > 0 || cancel.length > 0 || left <= 0 || signal?.aborted) {
+      if (tasks.length > 0 || cancel.length > 0 || left <= 0 || signal?.aborted || heard === null) {
         for (const t of tasks) {
           this.bus.publish(`task:${t.taskId}`, { type: 'status', taskId: t.taskId, status: 'assigned' });
         }
         return { tasks, cancel };
       }
-      await waitForAny(this.bus, [`region:${region}`, `bridge:${bridge}`], left, signal);
+      await heard.wait(left, signal);
     }
   }
 

@@ -159,8 +159,8 @@ export function registerChannelCommands(v: Verbs): void {
     .option('--team <team>', 'team (default: default)', 'default')
     .option('--type <type>', 'webhook, slack or email')
     .option(
-      '--webhook-url <url>',
-      'webhook: where the signed JSON goes; slack: the incoming-webhook URL (kept in the vault)',
+      '--url, --webhook-url <url>',
+      'webhook: where the signed JSON goes; slack: the incoming-webhook URL (kept in the vault); the server URL then goes before the command (rediacc --url S create channel …) or in REDIACC_URL',
     )
     .option('--secret-file <file>', 'webhook: the signing secret from a file (default: a random one)')
     .option('--secret-stdin', 'webhook: the signing secret from standard input')
