@@ -169,6 +169,7 @@ describe.each(STORES)('%s store', (kind) => {
         isAdmin: true,
         bridgeName: null,
         bridgeRegion: null,
+        scope: null,
       });
       expect(await t.store.findToken('h2', T0 + 9)).not.toBeNull();
       expect(await t.store.findToken('h2', T0 + 10)).toBeNull();
