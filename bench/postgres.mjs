@@ -13,7 +13,10 @@ import { scale } from './postgres/scale.mjs';
 import { throughput } from './postgres/throughput.mjs';
 
 const SCENARIOS = {
-  throughput: { run: throughput, about: '1. queue machinery: N no-op tasks, rediacc vs graphile-worker vs pg-boss' },
+  throughput: {
+    run: throughput,
+    about: '1. queue machinery: N no-op tasks, rediacc vs graphile-worker vs pg-boss',
+  },
   latency: { run: latency, about: '2. enqueue→start under light load, all three' },
   real: { run: realWork, about: '3. `true` run by real bridges (and peers) vs a bare spawn loop' },
   p1: { run: p1, about: '4. priority-1 enqueue→start with 100,000 priority-5 tasks queued' },
@@ -60,7 +63,9 @@ export async function main(argv) {
       const ms = performance.now() - t0;
       const others = othersCpuPct(cpu0, cpuTicks(), ms, m.nproc);
       const after = loadavg();
-      process.stderr.write(`  (load average after: ${after}; CPU used outside the benchmark's own processes, PostgreSQL included: ${others}%)\n`);
+      process.stderr.write(
+        `  (load average after: ${after}; CPU used outside the benchmark's own processes, PostgreSQL included: ${others}%)\n`,
+      );
       load.push(`${name}: ${before} → ${after}`);
       results[name] = { ...out.result, seconds: Math.round(ms / 1000), loadBefore: before, loadAfter: after };
       rows.push(...out.rows);

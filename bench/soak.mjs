@@ -6,7 +6,13 @@
 import { parseArgs } from 'node:util';
 import { cleanupAll, memOf, round, sleep } from './dispatch/lib.mjs';
 import { fmt, loadavg, machine, positiveInt, table } from './lib/report.mjs';
-import { pgVersion, rediaccCluster, sql, startRealBridge, tolerateDroppedConnections } from './postgres/cluster.mjs';
+import {
+  pgVersion,
+  rediaccCluster,
+  sql,
+  startRealBridge,
+  tolerateDroppedConnections,
+} from './postgres/cluster.mjs';
 import { peerVersion } from './postgres/peers.mjs';
 import { readers, taskStream } from './soak/load.mjs';
 
@@ -24,7 +30,11 @@ async function tasksIn(dbUrl, from, to) {
      FROM tasks`,
     [from, to],
   );
-  return { completed: r.completed, other: r.other, waitP99Ms: r.wait_p99 === null ? null : round(r.wait_p99, 1) };
+  return {
+    completed: r.completed,
+    other: r.other,
+    waitP99Ms: r.wait_p99 === null ? null : round(r.wait_p99, 1),
+  };
 }
 
 function growth(first, last) {
@@ -81,7 +91,9 @@ export async function main(argv) {
     let warned = 0;
     for (let i = 1; i <= minutes; i++) {
       const from = Date.now();
-      const rd = await Promise.all(urls.map((u) => readers(u, stream.recent, { seconds: 60, rate: readRate })));
+      const rd = await Promise.all(
+        urls.map((u) => readers(u, stream.recent, { seconds: 60, rate: readRate })),
+      );
       const to = Date.now();
       const cr = stream.take();
       const tk = await tasksIn(c.db.url, from, to);
@@ -201,7 +213,9 @@ function report({ m, pg, config, rows, end, procs }) {
         `${Object.values(r.errors).reduce((a, b) => a + b, 0)} | ${Object.values(r.rssMB).join(' / ')} | ${r.load} |`,
     ),
   ].join('\n');
-  process.stdout.write(`\nsoak — ${m.nproc} × ${m.cpu}, Node ${m.node}, PostgreSQL ${pg}, ${rows.length} min\n`);
+  process.stdout.write(
+    `\nsoak — ${m.nproc} × ${m.cpu}, Node ${m.node}, PostgreSQL ${pg}, ${rows.length} min\n`,
+  );
   process.stdout.write(`${minuteTable}\n\n${table(summary)}\n`);
   if (!comparable) process.stdout.write('(growth needs at least 3 minutes: --minutes 3 or more)\n');
   process.stdout.write(

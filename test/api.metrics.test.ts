@@ -112,6 +112,18 @@ describe('GET /metrics', () => {
     expect(names).not.toContain('x');
   });
 
+  it('GET /queue/stats takes top from 1 to 100 and refuses anything else with 400', async () => {
+    for (const q of ['top=0', 'top=101', 'top=two', 'top=-1', 'top=', 'top=5&extra=1']) {
+      const r = await t.api('GET', `/queue/stats?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.body.error.code).toBe('VALIDATION_FAILED');
+    }
+    const one = await t.api('GET', '/queue/stats?top=1');
+    expect(one.status).toBe(200);
+    expect(one.body.busiestMachines.length).toBeLessThanOrEqual(1);
+    expect((await t.api('GET', '/queue/stats?top=100')).status).toBe(200);
+  });
+
   it('parses as Prometheus text, and its pending gauge equals queue stats while tasks queue up', async () => {
     const tasks = [
       ...Array.from({ length: 120 }, () => ({ machine: 'load-1', command: 'sleep 0.02', priority: 2 })),

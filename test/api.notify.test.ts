@@ -9,7 +9,7 @@ import {
   startReceiver,
   startSmtp,
 } from './helpers/notify.js';
-import { startTestServer, type TestServer, waitFor } from './helpers/server.js';
+import { ADMIN_TOKEN, startTestServer, type TestServer, waitFor } from './helpers/server.js';
 import { createTask, waitForEnd } from './helpers/tasks.js';
 
 let t: TestServer;
@@ -109,6 +109,17 @@ describe('notifications through the API', () => {
     expect(new Set(rx.received.map((r) => r.headers['x-rediacc-delivery'])).size).toBe(1);
     expect(rx.received.every((r) => signatureValid(r, SECRET))).toBe(true);
     expect((await alerts(t, 'beta'))[0]?.deliveries[0]).toMatchObject({ status: 'sent', attempts: 3 });
+    const metrics = await fetch(`${t.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const text = await metrics.text();
+    const count = (outcome: string) =>
+      Number(
+        new RegExp(
+          `^rediacc_notification_deliveries_total\\{channel_type="webhook",outcome="${outcome}"\\} (\\d+)$`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      );
+    expect(count('retry')).toBeGreaterThanOrEqual(2);
+    expect(count('sent')).toBeGreaterThanOrEqual(1);
   });
 
   it('a 4xx answer fails at once; a receiver that is gone is retried', async () => {

@@ -257,6 +257,32 @@ describe.each(STORES)('%s store: notifications', (kind) => {
     });
   });
 
+  it('a delivery whose team was deleted fails instead of being claimed', async () => {
+    await t.store.createTeam('ops', T0);
+    await t.store.notify.createChannel(
+      {
+        team: 'ops',
+        name: 'mail',
+        type: 'email',
+        config: { smtp: { host: 'h', port: 25, tls: 'none', user: null }, from: 'a@b.c', to: ['d@e.f'] },
+        createdBy: null,
+      },
+      [],
+      'ann',
+      T0,
+    );
+    expect(await t.store.notify.observeConditions([queueObs('breached', 0, 'ops')], T0)).toBe(1);
+    expect(await fan(T0 + 1)).toBe(1);
+    await t.store.deleteTeam('ops');
+    expect(await t.store.notify.listChannels({})).toEqual([]);
+    expect((await claim(T0 + 2)).deliveries).toEqual([]);
+    expect((await claim(T0 + 100_000)).deliveries).toEqual([]);
+    // The first alert of a fresh store has id 1 (its team is gone, so listAlerts no longer shows it).
+    expect(await t.store.notify.deliveriesOf([1])).toEqual([
+      expect.objectContaining({ status: 'failed', lastError: 'the channel was deleted', attempts: 1 }),
+    ]);
+  });
+
   describe('conditions and rules', () => {
     it('alerts once after the hold time and once on recovery; off forgets silently', async () => {
       const obs = t.store.notify;

@@ -44,7 +44,12 @@ export function othersCpuPct(a, b, wallMs, cores) {
 /** A markdown table of { figure, value, target, ok } rows; ok null = no target. */
 export function table(rows) {
   const head = ['figure', 'value', 'target', 'verdict'];
-  const cells = rows.map((r) => [r.figure, r.value, r.target ?? '', r.ok == null ? '' : r.ok ? 'met' : 'NOT MET']);
+  const cells = rows.map((r) => [
+    r.figure,
+    r.value,
+    r.target ?? '',
+    r.ok == null ? '' : r.ok ? 'met' : 'NOT MET',
+  ]);
   const width = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c) => `| ${c.map((x, i) => x.padEnd(width[i])).join(' | ')} |`;
   return [line(head), `|${width.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');

@@ -5,11 +5,20 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { ADMIN_TOKEN, call, client, freePort, onCleanup, ROOT, sleep, stopChild, tempDir } from '../dispatch/lib.mjs';
+import {
+  ADMIN_TOKEN,
+  call,
+  client,
+  freePort,
+  onCleanup,
+  ROOT,
+  sleep,
+  stopChild,
+  tempDir,
+} from '../dispatch/lib.mjs';
 
 /** The server the benchmark creates its databases on: REDIACC_BENCH_PG_URL, else the local one (trust auth). */
-export const PG_ADMIN_URL =
-  process.env.REDIACC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL = process.env.REDIACC_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const PREFIX = 'rediacc_bench_';
 const STALE_MS = 6 * 60 * 60 * 1000;
 
@@ -65,9 +74,11 @@ let snapshot;
 /**
  * A private copy of bin/, dist/ and package.json (node_modules linked), taken once per run: the
  * tree is shared, and a rebuild of dist/ by someone else mid-run must not change or break the
- * servers and bridges this run starts. Returns the path of its bin/rediacc.js.
+ * servers and bridges this run starts. Returns the path of its bin/rediacc.js. REDIACC_BENCH_BIN
+ * names another build's bin/rediacc.js instead (to compare a change).
  */
 export function rediaccBin() {
+  if (snapshot === undefined && process.env.REDIACC_BENCH_BIN) snapshot = process.env.REDIACC_BENCH_BIN;
   if (snapshot === undefined) {
     const dir = tempDir('build');
     cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
@@ -84,7 +95,11 @@ export function rediaccBin() {
  * One replica: `node bin/rediacc.js server --database-url URL --no-bridge` on a free port, log level
  * warn (a per-task info line is not part of queue machinery). Resolves once /health answers.
  */
-export async function startReplica(dbUrl, tag, { logLevel = 'warn', leaseSeconds, nodeArgs = [], logFile } = {}) {
+export async function startReplica(
+  dbUrl,
+  tag,
+  { logLevel = 'warn', leaseSeconds, nodeArgs = [], logFile } = {},
+) {
   const dataDir = tempDir(`pg-${tag}`);
   const port = await freePort();
   const args = [...nodeArgs, rediaccBin(), 'server', '--database-url', dbUrl, '--no-bridge'];
@@ -220,7 +235,8 @@ export function startRealBridge(urls, token, { maxRunning } = {}) {
 /** Registers `n` bridges named `${prefix}-i` in `region`; returns their tokens. */
 export async function registerBridges(api, prefix, n, region = 'default') {
   const tokens = [];
-  for (let i = 0; i < n; i++) tokens.push((await api.post('/bridges', { name: `${prefix}-${i}`, region })).token);
+  for (let i = 0; i < n; i++)
+    tokens.push((await api.post('/bridges', { name: `${prefix}-${i}`, region })).token);
   return tokens;
 }
 
@@ -252,7 +268,10 @@ export async function enqueue(replicas, total, fields, machines, parallel = repl
  */
 export function tolerateDroppedConnections() {
   process.on('uncaughtException', (err) => {
-    if (err?.code === '57P01' || /terminating connection due to administrator command/.test(String(err?.message))) {
+    if (
+      err?.code === '57P01' ||
+      /terminating connection due to administrator command/.test(String(err?.message))
+    ) {
       process.stderr.write(`  (ignored: a pooled connection ended by DROP DATABASE: ${err.message})\n`);
       return;
     }

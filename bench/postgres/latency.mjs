@@ -8,7 +8,7 @@ import { simBridge } from './sim-bridge.mjs';
 import { CONCURRENCY } from './throughput.mjs';
 
 const GAP_MS = 10;
-const SAMPLE_TIMEOUT_MS = 5_000;
+export const SAMPLE_TIMEOUT_MS = 5_000;
 
 /** Waiters for started tasks, by sample number. */
 export function starts() {
@@ -33,7 +33,10 @@ export function starts() {
   };
 }
 
-/** `warmup + count` samples, one at a time; returns the latencies (ms) and the number that never started. */
+/**
+ * `warmup + count` samples, one at a time; returns the latencies (ms) and how many had not started
+ * within SAMPLE_TIMEOUT_MS. Those count as SAMPLE_TIMEOUT_MS (a lower bound) in the percentiles.
+ */
 export async function sequential(s, warmup, count, enqueueOne) {
   const ms = [];
   let missed = 0;
@@ -44,7 +47,7 @@ export async function sequential(s, warmup, count, enqueueOne) {
     const at = await started;
     if (i >= warmup) {
       if (at === null) missed += 1;
-      else ms.push(at - t0);
+      ms.push(at === null ? SAMPLE_TIMEOUT_MS : at - t0);
     }
     await sleep(GAP_MS);
   }
@@ -77,7 +80,11 @@ async function rediaccLatency(warmup, count) {
     await sleep(200); // both long polls open
     return summary(
       await sequential(s, warmup, count, (i) =>
-        c.replicas[i % 2].api.post('/tasks', { machine: 'lat', command: 'true', env: { BENCH_I: String(i) } }),
+        c.replicas[i % 2].api.post('/tasks', {
+          machine: 'lat',
+          command: 'true',
+          env: { BENCH_I: String(i) },
+        }),
       ),
     );
   } finally {
@@ -101,7 +108,8 @@ async function peerLatency(make, tag, config, warmup, count) {
   }
 }
 
-const line = (r) => `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (max ${r.maxMs}; ${r.samples} samples, ${r.missed} missed)`;
+const line = (r) =>
+  `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms (max ${r.maxMs}; ${r.samples} samples, ${r.missed} not started within 5 s)`;
 
 /** Scenario 2. */
 export async function latency({ quick }) {
@@ -124,7 +132,7 @@ export async function latency({ quick }) {
   const rows = [
     {
       figure: 'enqueue→start rediacc (2 replicas, light load)',
-      value: `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms`,
+      value: `p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms${r.missed ? ` (${r.missed} of ${r.samples} took > 5 s)` : ''}`,
       target: 'p50 ≤ 4, p99 ≤ 10 ms',
       ok: r.p50Ms <= 4 && r.p99Ms <= 10 && r.missed === 0,
     },
@@ -134,7 +142,7 @@ export async function latency({ quick }) {
     if (x === undefined) continue;
     rows.push({
       figure: `enqueue→start ${peer} ${peerVersion(peer)}`,
-      value: `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.missed ? `, ${x.missed} missed` : ''}`,
+      value: `p50 ${x.p50Ms} ms, p99 ${x.p99Ms} ms${x.missed ? ` (${x.missed} of ${x.samples} took > 5 s)` : ''}`,
       target: '',
       ok: null,
     });

@@ -32,7 +32,8 @@ export async function loadPeer(name) {
  */
 async function until(count, n, deadline, label, handled) {
   while (handled() < n) {
-    if (performance.now() > deadline) throw new Error(`${label}: handler ran ${handled()}/${n} times at the deadline`);
+    if (performance.now() > deadline)
+      throw new Error(`${label}: handler ran ${handled()}/${n} times at the deadline`);
     await sleep(5);
   }
   for (;;) {
@@ -122,7 +123,9 @@ export async function pgBoss(dbUrl) {
     async enqueue(n, priority = 0) {
       for (let done = 0; done < n; done += 10_000) {
         const size = Math.min(10_000, n - done);
-        await boss.insert(Array.from({ length: size }, (_, i) => ({ name: 'noop', data: { i: done + i }, priority })));
+        await boss.insert(
+          Array.from({ length: size }, (_, i) => ({ name: 'noop', data: { i: done + i }, priority })),
+        );
       }
     },
     async addOne(payload, priority) {
@@ -139,7 +142,9 @@ export async function pgBoss(dbUrl) {
     },
     count: async () =>
       Number(
-        (await sql(dbUrl, `SELECT count(*) AS n FROM pgboss.job WHERE name = 'noop' AND state = 'completed'`))[0].n,
+        (
+          await sql(dbUrl, `SELECT count(*) AS n FROM pgboss.job WHERE name = 'noop' AND state = 'completed'`)
+        )[0].n,
       ),
     async done(n, deadline, handled) {
       return until(() => this.count(), n, deadline, 'pg-boss', handled);

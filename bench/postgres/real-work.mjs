@@ -39,7 +39,8 @@ async function rediaccReal(n) {
     for (;;) {
       const list = await c.replicas[0].api.get('/bridges');
       if (list.filter((b) => b.online).length >= 2) break;
-      if (performance.now() > deadline) throw new Error(`bridges not online: ${bridges.map((b) => b.stderr()).join('\n')}`);
+      if (performance.now() > deadline)
+        throw new Error(`bridges not online: ${bridges.map((b) => b.stderr()).join('\n')}`);
       await sleep(50);
     }
     const api = c.replicas[0].api;
@@ -59,7 +60,7 @@ async function rediaccReal(n) {
 
 /** Scenario 3: rounds of bare loop, rediacc, graphile-worker, pg-boss; medians and ratios to the bare loop. */
 export async function realWork({ quick }) {
-  const n = quick ? 2_000 : 10_000;
+  const n = quick ? 2_000 : 5_000;
   const rounds = quick ? 1 : 3;
   const runs = { bare: [], rediacc: [] };
   const peers = [];
@@ -67,7 +68,10 @@ export async function realWork({ quick }) {
     peers.push(['graphile-worker', () => peerDrain(graphile, 'rgw', n, { localQueueSize: -1 }, spawnTrue)]);
   }
   if (peerVersion('pg-boss') !== null) {
-    peers.push(['pg-boss', () => peerDrain(pgBoss, 'rpb', n, { batchSize: 50, pollingIntervalSeconds: 0.5 }, spawnTrue)]);
+    peers.push([
+      'pg-boss',
+      () => peerDrain(pgBoss, 'rpb', n, { batchSize: 50, pollingIntervalSeconds: 0.5 }, spawnTrue),
+    ]);
   }
   for (const [name] of peers) runs[name] = [];
   for (let i = 1; i <= rounds; i++) {
@@ -87,7 +91,9 @@ export async function realWork({ quick }) {
   }
   const bare = median(runs.bare);
   const result = { tasks: n, concurrency: CONCURRENCY, rounds, perSec: {}, ratioToBare: {} };
-  const rows = [{ figure: `bare spawn loop (conc ${CONCURRENCY})`, value: `${fmt(bare)} /s`, target: '', ok: null }];
+  const rows = [
+    { figure: `bare spawn loop (conc ${CONCURRENCY})`, value: `${fmt(bare)} /s`, target: '', ok: null },
+  ];
   for (const [name, values] of Object.entries(runs)) {
     result.perSec[name] = values.map(Math.round);
     if (name === 'bare') continue;

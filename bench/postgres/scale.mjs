@@ -21,7 +21,9 @@ async function claims(url, token, count) {
     const [t] = c.tasks;
     t0 = performance.now();
     await post(url, token, '/bridge/report', {
-      results: [{ taskId: t.taskId, attempt: t.attempt, at: Date.now(), exitCode: 0, signal: null, reason: null }],
+      results: [
+        { taskId: t.taskId, attempt: t.attempt, at: Date.now(), exitCode: 0, signal: null, reason: null },
+      ],
     });
     reportMs.push(performance.now() - t0);
   }
@@ -59,8 +61,8 @@ async function measure(c, token, nClaims, nStats, label) {
 /** Scenario 5. */
 export async function scale({ quick }) {
   const fillTo = quick ? 100_000 : 1_000_000;
-  const nClaims = quick ? 50 : 200;
-  const nStats = quick ? 30 : 100;
+  const nClaims = quick ? 50 : 100;
+  const nStats = quick ? 30 : 50;
   const c = await rediaccCluster('scale', { machines: [MACHINE], concurrency: 10_000, bridges: 1 });
   try {
     const [token] = c.tokens;
@@ -71,13 +73,21 @@ export async function scale({ quick }) {
     const fill = fillTo - atSmall.pending + 20 + nClaims;
     await enqueue(c.replicas, fill, { command: 'true' }, [MACHINE]);
     const createPerSec = fill / ((performance.now() - t0) / 1000);
-    log(`filled ${fmt(fill)} tasks through the API at ${fmt(createPerSec)} tasks/s (2 replicas, 10,000 a request)`);
+    log(
+      `filled ${fmt(fill)} tasks through the API at ${fmt(createPerSec)} tasks/s (2 replicas, 10,000 a request)`,
+    );
     const atFull = await measure(c, token, nClaims, nStats, 'deep queue');
     const ratio = {
       p50: round(atFull.claim.p50Ms / atSmall.claim.p50Ms, 2),
       p99: round(atFull.claim.p99Ms / atSmall.claim.p99Ms, 2),
     };
-    const result = { atSmall, atFull, claimRatio: ratio, createPerSec: Math.round(createPerSec), filledVia: 'API' };
+    const result = {
+      atSmall,
+      atFull,
+      claimRatio: ratio,
+      createPerSec: Math.round(createPerSec),
+      filledVia: 'API',
+    };
     const rows = [
       {
         figure: `claim max 1 at ${fmt(atSmall.pending)} pending`,

@@ -27,7 +27,8 @@ export function post(url, token, path, body, signal) {
         res.on('error', reject);
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          if (res.statusCode !== 200) reject(new Error(`${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`));
+          if (res.statusCode !== 200)
+            reject(new Error(`${path}: HTTP ${res.statusCode} ${text.slice(0, 300)}`));
           else resolve(JSON.parse(text));
         });
       },
@@ -70,7 +71,8 @@ export function simBridge(
       const results = [];
       for (const t of c.tasks) {
         if (hold(t)) held.push({ taskId: t.taskId, attempt: t.attempt });
-        else results.push({ taskId: t.taskId, attempt: t.attempt, at, exitCode: 0, signal: null, reason: null });
+        else
+          results.push({ taskId: t.taskId, attempt: t.attempt, at, exitCode: 0, signal: null, reason: null });
       }
       if (c.tasks.length > 0) onTasks(c.tasks, receivedAt);
       const beat = held.length > 0 && receivedAt - lastBeat > HEARTBEAT_MS;

@@ -36,12 +36,18 @@ async function rediaccDrain(n, max) {
     const failed = Promise.race(loops.map((l) => l.done.then(() => new Promise(() => {}))));
     let timer;
     const deadline = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`rediacc: ${reported}/${n} reported at the deadline`)), DEADLINE_MS);
+      timer = setTimeout(
+        () => reject(new Error(`rediacc: ${reported}/${n} reported at the deadline`)),
+        DEADLINE_MS,
+      );
     });
     const end = await Promise.race([all, failed, deadline]).finally(() => clearTimeout(timer));
     const requests = loops.reduce((a, l) => a + l.requests(), 0);
     await Promise.all(loops.map((l) => l.stop()));
-    const [{ n: completed }] = await sql(c.db.url, `SELECT count(*)::int AS n FROM tasks WHERE status = 'completed'`);
+    const [{ n: completed }] = await sql(
+      c.db.url,
+      `SELECT count(*)::int AS n FROM tasks WHERE status = 'completed'`,
+    );
     if (completed !== n) throw new Error(`rediacc: ${completed}/${n} tasks completed in the database`);
     const problems = c.problems();
     return { ms: end - t0, perSec: n / ((end - t0) / 1000), requests, problems };
@@ -76,7 +82,10 @@ function contenders() {
   const out = [
     {
       name: 'rediacc',
-      configs: [250, 1000, 2500].map((max) => ({ label: `claim max ${max}`, run: (n) => rediaccDrain(n, max) })),
+      configs: [250, 1000, 2500].map((max) => ({
+        label: `claim max ${max}`,
+        run: (n) => rediaccDrain(n, max),
+      })),
     },
   ];
   if (peerVersion('graphile-worker') !== null) {
@@ -120,7 +129,9 @@ export async function throughput({ quick }) {
       if (r.problems !== undefined) entry.serverWarnings = r.problems;
       result.contenders[c.name].runs.push(entry);
       const warn = r.problems?.total ? ` (server warnings: ${JSON.stringify(r.problems.byMsg)})` : '';
-      log(`rep ${i}: ${c.name} (${c.best.label}) ${fmt(n)} in ${round(r.ms / 1000, 1)} s = ${fmt(r.perSec)}/s${warn}`);
+      log(
+        `rep ${i}: ${c.name} (${c.best.label}) ${fmt(n)} in ${round(r.ms / 1000, 1)} s = ${fmt(r.perSec)}/s${warn}`,
+      );
     }
   }
   const rows = [];

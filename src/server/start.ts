@@ -7,14 +7,14 @@ import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
 import { standardTransports } from '../bridge/setup.js';
+import { Notifier } from '../notify/notifier.js';
+import type { NotifySettings } from '../notify/settings.js';
 import { ScheduleDuty } from '../schedules/schedule-duty.js';
 import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { FleetService } from './fleet-service.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
-import { Notifier } from '../notify/notifier.js';
-import type { NotifySettings } from '../notify/settings.js';
 import { archiveOldOutput } from './retention.js';
 import { DEFAULT_PORT, DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { openStorage } from './storage.js';
@@ -94,7 +94,19 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     masterPassword,
     ...(o.notify ? { settings: o.notify } : {}),
   });
-  const app = await buildApp({ store, bus, service, fleet, settings, logger, clock, version: VERSION, notifier, metrics, metricsPublic: o.metricsPublic === true });
+  const app = await buildApp({
+    store,
+    bus,
+    service,
+    fleet,
+    settings,
+    logger,
+    clock,
+    version: VERSION,
+    notifier,
+    metrics,
+    metricsPublic: o.metricsPublic === true,
+  });
 
   const sweep = async () => {
     try {

@@ -88,8 +88,16 @@ describe('rediacc queue stats', () => {
     }
   });
 
-  /** Runs `queue stats --watch …` until `enough(stdout)`, then sends SIGINT; returns what it printed. */
-  async function watchUntil(args: string[], enough: (out: string) => boolean, between?: () => Promise<void>) {
+  /**
+   * Runs `queue stats --watch …`: once `first(stdout)` holds, calls `between`; once `enough(stdout)`
+   * holds, sends SIGINT. Returns what it printed and its exit code.
+   */
+  async function watchUntil(
+    args: string[],
+    first: (out: string) => boolean,
+    enough: (out: string) => boolean,
+    between?: () => Promise<void>,
+  ) {
     const child = spawn(process.execPath, [BIN, 'queue', 'stats', '--watch', '--interval', '0.3', ...args], {
       cwd: REPO,
       env: {
@@ -110,7 +118,7 @@ describe('rediacc queue stats', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      await waitFor(async () => (out.length > 0 ? true : undefined), 15_000);
+      await waitFor(async () => (first(out) ? true : undefined), 15_000);
       await between?.();
       await waitFor(async () => (enough(out) ? true : undefined), 15_000);
     } finally {
@@ -123,6 +131,7 @@ describe('rediacc queue stats', () => {
   it('--watch redraws in place until Ctrl-C, and shows changes', async () => {
     const { code, out, err } = await watchUntil(
       [],
+      (o) => o.includes('pending 9,'),
       (o) => o.includes('pending 10,'),
       async () => {
         expect((await t.api('POST', '/tasks', { machine: 'q-2', command: 'true', priority: 2 })).status).toBe(
@@ -148,7 +157,11 @@ describe('rediacc queue stats', () => {
   });
 
   it('--watch -o json prints one JSON document per line per refresh', async () => {
-    const { code, out } = await watchUntil(['-o', 'json'], (o) => o.split('\n').length > 3);
+    const { code, out } = await watchUntil(
+      ['-o', 'json'],
+      (o) => o.includes('\n'),
+      (o) => o.split('\n').length > 3,
+    );
     expect(code).toBe(0);
     const docs = out
       .trim()

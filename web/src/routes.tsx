@@ -1,5 +1,6 @@
 import { lazy } from 'react';
 import type { Permission } from '../../src/server/permissions';
+import { OPS_NAV, OPS_ROUTES } from './ops-routes';
 import type { Route } from './router';
 
 /**
@@ -27,6 +28,8 @@ export const ROUTES: readonly Route[] = [
     render: ([id]) => <TaskDetail id={id as string} />,
   },
   { pattern: /^\/machines\/?$/, title: 'Machines', render: () => <Machines /> },
+  // Vault, audit, teams, bridges, batches, search, machine history, alerts, schedules (ops-routes.tsx).
+  ...OPS_ROUTES,
   { pattern: /.*/, title: 'Not found', render: () => <NotFound /> },
 ];
 
@@ -44,4 +47,5 @@ export const NAV: readonly NavItem[] = [
   { to: '/tasks', label: 'Tasks', active: /^\/tasks(?!\/new)/ },
   { to: '/tasks/new', label: 'New task', needs: 'task:create', active: /^\/tasks\/new/ },
   { to: '/machines', label: 'Machines', active: /^\/machines/ },
+  ...OPS_NAV,
 ];

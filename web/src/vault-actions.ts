@@ -18,7 +18,10 @@ export function checkKeyName(name: string): string | null {
 }
 
 /** Fetches the master settings and opens the vault with the password; the password stays here. */
-export async function unlockVault(password: string, onProgress?: (done: number) => void): Promise<BrowserKeyring> {
+export async function unlockVault(
+  password: string,
+  onProgress?: (done: number) => void,
+): Promise<BrowserKeyring> {
   const master = await opsApi.vaultMaster();
   return BrowserKeyring.unlock(master, password, onProgress);
 }
@@ -49,7 +52,10 @@ export async function revealValue(
   key: string,
 ): Promise<{ value: string; version: number }> {
   const [secret, dataKey] = await Promise.all([opsApi.vaultGet(team, key), teamDataKey(ring, team, false)]);
-  return { value: await decryptSecret(dataKey, team, secret.name, secret.version, secret.ciphertext), version: secret.version };
+  return {
+    value: await decryptSecret(dataKey, team, secret.name, secret.version, secret.ciphertext),
+    version: secret.version,
+  };
 }
 
 /** Encrypts a value here and stores it as the next version of `key` (a new key: version 1). */

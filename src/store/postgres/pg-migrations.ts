@@ -1,8 +1,8 @@
 import { TOKEN_SCOPE_MIGRATION } from '../token-scope-migration.js';
 import { LOCK_SPACE, LOCKS, type PgDb } from './pg-connection.js';
 import { NOTIFY_MIGRATION_PG } from './pg-migration-notify.js';
-import { PG_SCHEDULES_MIGRATION } from './schedules-migration.js';
 import { PG_WEB_MIGRATION } from './pg-web-migration.js';
+import { PG_SCHEDULES_MIGRATION } from './schedules-migration.js';
 
 /**
  * PostgreSQL migrations: numbered and append-only, one for each SQLite

@@ -56,15 +56,18 @@ export async function claimDeliveries(
     const rows = await q.rows<ClaimedRow>(`${CLAIMED_SELECT} WHERE d.id = ANY($1::bigint[]) ORDER BY d.id`, [
       taken.map((t) => t.id),
     ]);
+    // The channel, or its whole team, is gone: those fail.
+    const found = new Set(rows.filter((r) => r.id !== null).map((r) => r.d_id));
+    const orphans = taken.map((t) => t.id).filter((id) => !found.has(id));
+    if (orphans.length > 0) {
+      await q.run(
+        `UPDATE alert_deliveries SET status = 'failed', last_error = $1, lease_until = NULL, updated_at = $2
+         WHERE id = ANY($3::bigint[])`,
+        [CHANNEL_GONE_ERROR, o.now, orphans],
+      );
+    }
     for (const r of rows) {
-      if (r.id === null) {
-        await q.run(
-          `UPDATE alert_deliveries SET status = 'failed', last_error = $1, lease_until = NULL, updated_at = $2
-           WHERE id = $3`,
-          [CHANNEL_GONE_ERROR, o.now, r.d_id],
-        );
-        continue;
-      }
+      if (r.id === null) continue;
       deliveries.push({
         id: r.d_id,
         deliveryId: r.delivery_id,

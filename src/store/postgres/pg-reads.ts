@@ -54,7 +54,10 @@ export class PgReads {
     }
     if (f.beforeSeq !== undefined) add((p) => `t.seq < ${p}`, f.beforeSeq);
     if (f.text !== undefined) {
-      add((p) => `(strpos(lower(t.command), lower(${p})) > 0 OR left(t.task_id, length(${p})) = lower(${p}))`, f.text);
+      add(
+        (p) => `(strpos(lower(t.command), lower(${p})) > 0 OR left(t.task_id, length(${p})) = lower(${p}))`,
+        f.text,
+      );
     }
     args.push(f.limit);
     const sql = `SELECT ${TASK_COLUMNS} FROM ${TASK_FROM} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}

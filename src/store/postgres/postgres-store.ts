@@ -33,7 +33,6 @@ import type {
 import { PgAudit } from './pg-audit.js';
 import { PgDb, type PgPoolOptions } from './pg-connection.js';
 import { PgFleet } from './pg-fleet.js';
-import { PgWeb } from './pg-web.js';
 import { PgIdentity } from './pg-identity.js';
 import { PgInsights } from './pg-insights.js';
 import { ensureRegion, PgMachines } from './pg-machines.js';
@@ -41,9 +40,10 @@ import { migrate } from './pg-migrations.js';
 import { PgNotify } from './pg-notify.js';
 import { PgQueue } from './pg-queue.js';
 import { PgReads } from './pg-reads.js';
-import { PgSchedules } from './pg-schedules.js';
 import { type BridgeRow, type TeamRow, toBridge, toTeam, uniqueOr } from './pg-rows.js';
+import { PgSchedules } from './pg-schedules.js';
 import { PgVault } from './pg-vault.js';
+import { PgWeb } from './pg-web.js';
 
 export type PostgresStoreOptions = PgPoolOptions;
 

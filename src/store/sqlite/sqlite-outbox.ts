@@ -53,8 +53,9 @@ export function claimDeliveries(
       const deliveries: ClaimedDelivery[] = [];
       for (const id of ids) {
         take.run(LOST_LEASE_ERROR, o.now + o.leaseMs, o.replica, o.now, id);
-        const r = read.get(id) as ClaimedRow;
-        if (r.id === null) {
+        const r = read.get(id) as ClaimedRow | undefined;
+        // The channel, or its whole team, is gone.
+        if (r === undefined || r.id === null) {
           fail.run(CHANNEL_GONE_ERROR, o.now, id);
           continue;
         }

@@ -50,7 +50,7 @@ export function ConfirmButton({
     );
   }
   return (
-    <span className="confirm" role="group" aria-label={question}>
+    <span className="confirm">
       {question}{' '}
       <button
         type="button"

@@ -101,7 +101,11 @@ function MachineCard({ m }: { m: Machine }) {
   return (
     <li className={`machine card state-${m.status}`} data-machine={m.name}>
       <div className="machine-head">
-        <h2>{m.name}</h2>
+        <h2>
+          <Link to={`/machines/${encodeURIComponent(m.name)}`} title={`History of ${m.name}`}>
+            {m.name}
+          </Link>
+        </h2>
         <MachineStatus status={m.status} />
       </div>
       <p className="muted small">
@@ -161,6 +165,8 @@ function MachineCard({ m }: { m: Machine }) {
   );
 }
 
+const pct = (v: number | null) => (v === null ? '—' : `${Math.round(v)} %`);
+
 function HealthSparks({ name, current }: { name: string; current: Machine }) {
   const history = useLive(() => api.machineHealth(name, HISTORY_MINUTES), [name], { pollMs: 60_000 });
   const points = history.data ?? [];
@@ -170,13 +176,11 @@ function HealthSparks({ name, current }: { name: string; current: Machine }) {
   return (
     <div className="sparks">
       <div>
-        <span className="small">CPU {h?.cpuPercent == null ? '—' : `${Math.round(h.cpuPercent)} %`}</span>
+        <span className="small">CPU {pct(h?.cpuPercent ?? null)}</span>
         <Sparkline values={points.map((p) => p.cpuPercent)} max={100} label={`CPU of ${name}, last hour`} />
       </div>
       <div>
-        <span className="small">
-          Memory {mem(h ?? { memUsedBytes: null, memTotalBytes: null })?.toFixed(0) ?? '—'} %
-        </span>
+        <span className="small">Memory {pct(mem(h ?? { memUsedBytes: null, memTotalBytes: null }))}</span>
         <Sparkline values={points.map((p) => mem(p))} max={100} label={`Memory of ${name}, last hour`} />
       </div>
       <div>

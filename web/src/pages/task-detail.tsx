@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import { ACTIVE_STATUSES, FINAL_STATUSES } from '../../../src/core/types';
 import { ApiError, api } from '../api';
 import { useAuth } from '../auth';
+import { OutputFind } from '../components/ops-output-find';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
 import { between, bytes, clock, duration } from '../format';
 import { useLive, useNow } from '../live';
@@ -144,6 +145,9 @@ export default function TaskDetail({ id }: { id: string }) {
             {t.outputCapped ? ' (capped: the rest was not kept)' : ''}
           </span>
         </div>
+        {output.chunks.length > 0 ? (
+          <OutputFind target='[data-testid="output"]' version={output.chunks.length} />
+        ) : null}
         <Output chunks={output.chunks} archived={t.outputArchive} />
       </section>
     </>

@@ -4,6 +4,7 @@ import { api } from '../api';
 import { useAuth } from '../auth';
 import { Field } from '../components/field';
 import { Freshness } from '../components/freshness';
+import { BulkActions, SelectAllHeader, SelectCell, useTaskSelection } from '../components/ops-bulk-actions';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
 import { ago, shortId } from '../format';
 import { useLive } from '../live';
@@ -55,6 +56,7 @@ export default function Tasks() {
   };
   const tasks = list.data ?? [];
   const last = tasks.at(-1);
+  const selection = useTaskSelection(tasks);
 
   return (
     <>
@@ -138,10 +140,12 @@ export default function Tasks() {
         ) : null}
       </form>
       <ErrorNote error={list.error} />
+      <BulkActions sel={selection} tasks={tasks} onDone={list.reload} />
       <div className="table-wrap">
         <table className="tasks" aria-busy={list.data === undefined}>
           <thead>
             <tr>
+              <SelectAllHeader sel={selection} tasks={tasks} />
               <th scope="col">Task</th>
               <th scope="col">Status</th>
               <th scope="col">Priority</th>
@@ -162,6 +166,7 @@ export default function Tasks() {
           <tbody>
             {tasks.map((t) => (
               <tr key={t.taskId} data-task={t.taskId}>
+                <SelectCell sel={selection} task={t} />
                 <td>
                   <Link to={`/tasks/${t.taskId}`} title={t.taskId}>
                     <code>{shortId(t.taskId)}</code>
@@ -185,7 +190,7 @@ export default function Tasks() {
             ))}
             {list.data !== undefined && tasks.length === 0 ? (
               <tr>
-                <td colSpan={9} className="muted">
+                <td colSpan={10} className="muted">
                   No tasks {Object.keys(filter).length > 0 ? 'match these filters' : 'yet'}.
                 </td>
               </tr>
