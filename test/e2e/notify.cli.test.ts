@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,9 +62,15 @@ describe('notifications through the CLI', () => {
   it('bad input: exit 2 with a clear message, nothing created', async () => {
     const cases: [string[], RegExp][] = [
       [['--type', 'sms', '--webhook-url', 'http://127.0.0.1:9/'], /unknown channel type 'sms'/],
-      [['--type', 'webhook', '--webhook-url', 'ftp://127.0.0.1/x'], /must be an http:\/\/ or https:\/\/ URL/],
-      [['--type', 'webhook'], /needs --webhook-url/],
-      [['--type', 'slack'], /needs --webhook-url/],
+      [['--type', 'webhook', '--url', 'ftp://127.0.0.1/x'], /must be an http:\/\/ or https:\/\/ URL/],
+      [['--type', 'webhook'], /needs --url/],
+      [['--type', 'slack'], /needs its incoming-webhook URL: --url-file, --url-stdin/],
+      [
+        ['--type', 'webhook', '--webhook-url', 'http://127.0.0.1:9/', '--url-stdin'],
+        /are for a slack channel/,
+      ],
+      [['--type', 'slack', '--webhook-url', 'http://127.0.0.1:9/', '--url-stdin'], /give the Slack URL once/],
+      [['--type', 'slack', '--url-file', '/nonexistent/slack-url'], /cannot read the Slack webhook URL/],
       [['--type', 'slack', '--webhook-url', 'file:///etc/passwd'], /http:\/\/ or https:\/\//],
       [
         ['--type', 'webhook', '--webhook-url', 'http://127.0.0.1:9/', '--team', 'nope'],
@@ -235,6 +241,35 @@ describe('notifications through the CLI', () => {
       user: 'mailer',
     });
     expect(JSON.stringify(await channels())).not.toContain(SMTP_PASS);
+  });
+
+  it('a Slack URL (the credential) comes from a file or stdin, never the command line', async () => {
+    const rx = await startReceiver();
+    closers.push(rx.close);
+    const hook = `${rx.url}/services/T0/B0/${process.pid}slacktoken`;
+    const file = join(dir, 'slack-url');
+    writeFileSync(file, `${hook}\n`);
+    const fromFile = await cli(['create', 'channel', 'chat-file', '--type', 'slack', '--url-file', file]);
+    expect(fromFile.code, fromFile.stderr).toBe(0);
+    const fromStdin = await cli(['create', 'channel', 'chat-in', '--type', 'slack', '--url-stdin'], hook);
+    expect(fromStdin.code, fromStdin.stderr).toBe(0);
+    for (const name of ['chat-file', 'chat-in']) {
+      expect((await cli(['vault', 'get', `channel/${name}/url`])).stdout).toBe(`${hook}\n`);
+      expect((await cli(['channel', 'test', name])).code).toBe(0);
+    }
+    expect(rx.received.map((r) => r.path)).toEqual([new URL(hook).pathname, new URL(hook).pathname]);
+    expect(JSON.stringify(await channels())).not.toContain('slacktoken');
+    // Not a URL: refused before anything is written, without echoing the value.
+    const bad = await cli(
+      ['create', 'channel', 'chat-bad', '--type', 'slack', '--url-stdin'],
+      'slacktoken-x',
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/must be an http:\/\/ or https:\/\/ URL/);
+    expect(bad.stderr).not.toContain('slacktoken');
+    expect(await vaultKeys()).not.toContain('channel/chat-bad/url');
+    for (const name of ['chat-file', 'chat-in'])
+      expect((await cli(['delete', 'channel', name])).code).toBe(0);
   });
 
   it('alert rules: change some, read them back', async () => {

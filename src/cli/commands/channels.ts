@@ -28,6 +28,8 @@ interface CreateFlags {
   team: string;
   type?: string;
   webhookUrl?: string;
+  urlFile?: string;
+  urlStdin?: boolean;
   secretFile?: string;
   secretStdin?: boolean;
   smtpHost?: string;
@@ -47,14 +49,23 @@ const teamPath = (team: string, rest = '') => `/teams/${encodeURIComponent(team)
 function channelBody(name: string, f: CreateFlags): { body: Record<string, unknown>; secretNames: string[] } {
   if (f.type === undefined) throw usage('give --type webhook, slack or email', '--type');
   const body: Record<string, unknown> = { name, type: f.type };
+  const urlFrom = [f.webhookUrl, f.urlFile, f.urlStdin].filter((x) => x !== undefined).length;
+  if (f.type !== 'slack' && (f.urlFile !== undefined || f.urlStdin !== undefined)) {
+    throw usage('--url-file and --url-stdin are for a slack channel (its URL is a secret)', '--url-file');
+  }
   if (f.type === 'slack') {
-    if (f.webhookUrl === undefined)
-      throw usage('a slack channel needs --webhook-url (its incoming-webhook URL)', '--webhook-url');
-    checkUrl(f.webhookUrl, '--webhook-url');
+    if (urlFrom === 0)
+      throw usage(
+        'a slack channel needs its incoming-webhook URL: --url-file, --url-stdin (or --webhook-url)',
+        '--url-file',
+      );
+    if (urlFrom > 1)
+      throw usage('give the Slack URL once: --url-file, --url-stdin or --webhook-url', '--url-file');
+    if (f.webhookUrl !== undefined) checkUrl(f.webhookUrl, '--url');
   } else if (f.webhookUrl !== undefined) {
-    body.url = checkUrl(f.webhookUrl, '--webhook-url');
+    body.url = checkUrl(f.webhookUrl, '--url');
   } else if (f.type === 'webhook') {
-    throw usage('a webhook channel needs --webhook-url (http:// or https://)', '--webhook-url');
+    throw usage('a webhook channel needs --url (http:// or https://)', '--url');
   }
   if (f.smtpHost !== undefined || f.type === 'email') {
     body.smtp = {
@@ -78,7 +89,20 @@ function channelBody(name: string, f: CreateFlags): { body: Record<string, unkno
 }
 
 async function secretValue(name: string, f: CreateFlags): Promise<string> {
-  if (name === 'url') return f.webhookUrl as string;
+  if (name === 'url') {
+    // The Slack URL is the credential: from a file or stdin it stays out of process lists and shell history.
+    if (f.webhookUrl !== undefined) return f.webhookUrl;
+    const url = (
+      f.urlFile !== undefined ? readSecretFile(f.urlFile, 'the Slack webhook URL') : readStdin()
+    ).trim();
+    if (!/^https?:\/\/[^\s]+$/i.test(url) || !URL.canParse(url)) {
+      throw usage(
+        'the Slack webhook URL must be an http:// or https:// URL',
+        f.urlFile ? '--url-file' : '--url-stdin',
+      );
+    }
+    return url;
+  }
   if (name === 'secret') {
     if (f.secretFile !== undefined) return readSecretFile(f.secretFile, 'the signing secret');
     if (f.secretStdin === true) return readStdin();
@@ -160,8 +184,10 @@ export function registerChannelCommands(v: Verbs): void {
     .option('--type <type>', 'webhook, slack or email')
     .option(
       '--url, --webhook-url <url>',
-      'webhook: where the signed JSON goes; slack: the incoming-webhook URL (kept in the vault); the server URL then goes before the command (rediacc --url S create channel …) or in REDIACC_URL',
+      'webhook: where the signed JSON goes; slack: the incoming-webhook URL (kept in the vault; prefer --url-file, a URL here shows in process lists); the server URL then goes before the command (rediacc --url S create channel …) or in REDIACC_URL',
     )
+    .option('--url-file <file>', 'slack: the incoming-webhook URL from a file (kept out of process lists)')
+    .option('--url-stdin', 'slack: the incoming-webhook URL from standard input')
     .option('--secret-file <file>', 'webhook: the signing secret from a file (default: a random one)')
     .option('--secret-stdin', 'webhook: the signing secret from standard input')
     .option('--smtp-host <host>', 'email: SMTP server')
