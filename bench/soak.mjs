@@ -76,9 +76,17 @@ export async function main(argv) {
   const urls = c.replicas.map((r) => r.url);
   const bridges = c.tokens.map((token, i) => startRealBridge([urls[i], urls[1 - i]], token));
   const procs = [
-    ...c.replicas.map((r, i) => ({ name: `replica ${i + 1}`, pid: r.pid })),
-    ...bridges.map((b, i) => ({ name: `bridge ${i + 1}`, pid: b.pid })),
+    ...c.replicas.map((r, i) => ({ name: `replica ${i + 1}`, ...r })),
+    ...bridges.map((b, i) => ({ name: `bridge ${i + 1}`, ...b })),
   ];
+  /** VmRSS in MB, or null once the process is gone (it then counts as an error). */
+  const rssOf = (p) => {
+    try {
+      return round(memOf(p.pid).rssMB, 1);
+    } catch {
+      return null;
+    }
+  };
   const rows = [];
   let stream;
   try {
@@ -113,9 +121,9 @@ export async function main(argv) {
           read: rd.reduce((a, r) => a + r.errors + r.non2xx, 0),
           timeouts: rd.reduce((a, r) => a + r.timeouts, 0),
           serverWarnings: problems - warned,
-          bridgesDown: bridges.filter((b) => !b.alive()).length,
+          processesDown: procs.filter((p) => p.exit() !== null).length,
         },
-        rssMB: Object.fromEntries(procs.map((p) => [p.name, round(memOf(p.pid).rssMB, 1)])),
+        rssMB: Object.fromEntries(procs.map((p) => [p.name, rssOf(p)])),
         load: loadavg(),
       };
       warned = problems;
@@ -139,6 +147,11 @@ export async function main(argv) {
       );
       if (end.open === 0 || performance.now() > t) break;
     }
+    for (const p of procs.filter((x) => x.exit() !== null)) {
+      process.stderr.write(
+        `  ${p.name} (pid ${p.pid}) ended early (${p.exit()}); its last stderr:\n${p.stderr()}\n`,
+      );
+    }
     return report({ m, pg, config, rows, end, procs });
   } finally {
     await stream?.stop();
@@ -157,7 +170,7 @@ function report({ m, pg, config, rows, end, procs }) {
     readErrorsAndNon2xx: sum('read'),
     readTimeouts: sum('timeouts'),
     serverWarnings: sum('serverWarnings'),
-    bridgesDown: last.errors.bridgesDown,
+    processesDown: last.errors.processesDown,
     tasksNotCompleted: end.total - end.completed,
   };
   const totalErrors = Object.values(errors).reduce((a, b) => a + b, 0);
@@ -165,6 +178,15 @@ function report({ m, pg, config, rows, end, procs }) {
   const summary = [];
   const rssGrowth = {};
   for (const p of procs) {
+    if (first.rssMB[p.name] === null || last.rssMB[p.name] === null) {
+      summary.push({
+        figure: `RSS ${p.name}`,
+        value: `process ended (${p.exit()})`,
+        target: 'runs',
+        ok: false,
+      });
+      continue;
+    }
     const g = growth(first.rssMB[p.name], last.rssMB[p.name]);
     rssGrowth[p.name] = g;
     summary.push({

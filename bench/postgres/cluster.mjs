@@ -138,7 +138,15 @@ export async function startReplica(
     }
     await sleep(50);
   }
-  return { pid: child.pid, url, api: client(url, ADMIN_TOKEN), stderr: () => stderr, close };
+  return {
+    pid: child.pid,
+    url,
+    api: client(url, ADMIN_TOKEN),
+    stderr: () => stderr,
+    /** null while it runs, else its exit code or the signal that ended it. */
+    exit: () => child.exitCode ?? child.signalCode,
+    close,
+  };
 }
 
 /** `n` replicas on one database, started together (their migrations must not trip over each other). */
@@ -227,6 +235,7 @@ export function startRealBridge(urls, token, { maxRunning } = {}) {
   return {
     pid: child.pid,
     alive: () => child.exitCode === null && child.signalCode === null,
+    exit: () => child.exitCode ?? child.signalCode,
     stderr: () => stderr,
     close: onCleanup(() => stopChild(child, exited)),
   };

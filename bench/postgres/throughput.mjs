@@ -12,7 +12,7 @@ const MACHINES = ['d0', 'd1', 'd2', 'd3'];
 const DEADLINE_MS = 900_000;
 
 /** rediacc: n tasks queued through the API, then 8 simulated bridges (4 per replica) drain them. */
-async function rediaccDrain(n, max) {
+export async function rediaccDrain(n, max) {
   const c = await rediaccCluster('tput', { machines: MACHINES, concurrency: 5_000, bridges: CONCURRENCY });
   try {
     await enqueue(c.replicas, n, { command: 'true' }, MACHINES);

@@ -68,6 +68,24 @@ export function installAuth(app: FastifyInstance, store: Store, clock: () => num
   });
 }
 
+/**
+ * The caller of a request checked afresh, for streams that outlive the check at
+ * the door: null once its token or session has ended (revoked, expired, logged
+ * out, user disabled). Store failures are thrown.
+ */
+export async function reauthenticate(
+  request: FastifyRequest,
+  store: Store,
+  now: number,
+): Promise<Principal | null> {
+  try {
+    return await authenticate(request, store, now);
+  } catch (err) {
+    if (err instanceof AppError) return null;
+    throw err;
+  }
+}
+
 async function authenticate(request: FastifyRequest, store: Store, now: number): Promise<Principal> {
   const header = request.headers.authorization;
   if (header === undefined || header === '') {

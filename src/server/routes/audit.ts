@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { ChainVerifier } from '../../audit/chain.js';
+import { invalid } from '../../core/errors.js';
 import { iso } from '../../core/time.js';
 import { queryInt } from '../schemas/common.js';
 import { type App, type RouteDeps, typed } from './deps.js';
@@ -9,6 +10,12 @@ const Time = Type.String({
   pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+Z?)?$',
   description: 'ISO date or time (UTC)',
 });
+
+/** Milliseconds of an ISO date or time; one without a zone is UTC (as documented), not the server's zone. */
+function utcTime(value: string): number {
+  const text = value.replace(' ', 'T');
+  return Date.parse(text.includes('T') && !text.endsWith('Z') ? `${text}Z` : text);
+}
 
 export function auditRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
@@ -47,12 +54,18 @@ export function auditRoutes(app: App, deps: RouteDeps): void {
     },
     async (request) => {
       const q = request.query;
+      // The pattern lets through dates that do not exist (2024-13-45, 25:00): refused, not read as "no records".
+      for (const field of ['since', 'until'] as const) {
+        const value = q[field];
+        if (value !== undefined && Number.isNaN(utcTime(value)))
+          throw invalid(`${field} is not a valid date or time: '${value}'`, field);
+      }
       const records = await store.audit.list({
         ...(q.actor === undefined ? {} : { actor: q.actor }),
         ...(q.action === undefined ? {} : { action: q.action }),
         ...(q.team === undefined ? {} : { team: q.team }),
-        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
-        ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
+        ...(q.since === undefined ? {} : { since: utcTime(q.since) }),
+        ...(q.until === undefined ? {} : { until: utcTime(q.until) }),
         ...(q.target === undefined ? {} : { target: q.target }),
         ...(q.order === 'desc'
           ? { newestFirst: true, beforeId: queryInt(q.before, Number.MAX_SAFE_INTEGER) }

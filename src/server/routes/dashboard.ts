@@ -2,8 +2,9 @@ import { Type } from 'typebox';
 import { AppError } from '../../core/errors.js';
 import { HOUR_MS, iso } from '../../core/time.js';
 import { waitReasons } from '../../scheduler/wait-reasons.js';
-import { requireTeam, teamsOf } from '../auth.js';
+import { reauthenticate, requireTeam, teamsOf } from '../auth.js';
 import { ANY_TOPIC } from '../bus.js';
+import { allows, visibleTeams } from '../permissions.js';
 import { ErrorBody, TaskParams } from '../schemas/common.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
@@ -12,6 +13,12 @@ const THROTTLE_MS = 1_000;
 /** Queue counts are re-read this often even without events (another replica's changes, a lost bus). */
 const POLL_MS = 5_000;
 const KEEPALIVE_MS = 15_000;
+/** A stream checks its caller's token or session, and teams, again this often. */
+const RECHECK_MS = 10_000;
+/** Status changes looked up per hint to tell whether they are the caller's teams' (non-admins). */
+const HINT_LOOKUPS = 16;
+/** Tasks whose team a stream remembers (and status changes it holds to look up). */
+const SEEN_MAX = 1_000;
 
 /** What the dashboard reads beyond the plain resources: failures per period, why a task waits, a change feed. */
 export function dashboardRoutes(app: App, deps: RouteDeps): void {
@@ -136,7 +143,7 @@ export function dashboardRoutes(app: App, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const visible = teamsOf(request);
+      let visible = teamsOf(request);
       reply.hijack();
       const raw = reply.raw;
       raw.writeHead(200, {
@@ -150,23 +157,42 @@ export function dashboardRoutes(app: App, deps: RouteDeps): void {
       let closed = false;
       let lastStats = '';
       let changed = false;
+      // A change the caller may see happened (admins: any change). Other teams' changes stay untold.
+      let hinted = false;
+      // Status changes of tasks whose team is not known yet, and what is known (caller's team or not).
+      const unchecked = new Set<string>();
+      const seen = new Map<string, boolean>();
       let lastFlush = 0;
       let timer: NodeJS.Timeout | null = null;
       let flushing = false;
+      const anyVisible = async (ids: readonly string[]): Promise<boolean> => {
+        for (const id of ids.slice(0, HINT_LOOKUPS)) {
+          const task = await store.getTask(id);
+          const mine = task !== null && (visible === null || visible.has(task.team));
+          if (seen.size >= SEEN_MAX) seen.clear();
+          seen.set(id, mine);
+          if (mine) return true;
+        }
+        return false;
+      };
       const flush = async () => {
         timer = null;
         if (closed || flushing) return;
         flushing = true;
         lastFlush = Date.now();
-        const hinted = changed;
+        let hint = hinted;
+        hinted = false;
         changed = false;
+        const ids = [...unchecked].reverse();
+        unchecked.clear();
         try {
           const stats = await store.queueStats(clock(), visible);
           const text = JSON.stringify(stats);
           const moved = text !== lastStats;
+          if (!hint && !moved && ids.length > 0) hint = await anyVisible(ids);
           if (closed) return;
           if (moved) send('queue', { at: iso(clock()), stats });
-          if (hinted || (moved && lastStats !== '')) send('tasks', { at: iso(clock()) });
+          if (hint || (moved && lastStats !== '')) send('tasks', { at: iso(clock()) });
           lastStats = text;
         } catch (err) {
           // The store may be away for a moment (a database restart): the next poll tries again.
@@ -182,12 +208,50 @@ export function dashboardRoutes(app: App, deps: RouteDeps): void {
       };
       const off = bus.subscribe(ANY_TOPIC, (e) => {
         if (e.type === 'output') return;
+        if (visible === null) hinted = true;
+        else if (e.type === 'status') {
+          const mine = seen.get(e.taskId);
+          if (mine === true) hinted = true;
+          else if (mine === undefined && unchecked.size < SEEN_MAX) unchecked.add(e.taskId);
+        }
+        // Any event may move the caller's queue counts (a wake follows a new task): read them soon.
         changed = true;
         schedule();
       });
+      let end: () => void = () => {};
+      const gone = new Promise<void>((resolve) => {
+        end = resolve;
+        raw.on('close', resolve);
+      });
+      // The stream outlives the check at the door: a revoked token, an ended session or a
+      // changed membership takes effect here too (the browser reconnects and is asked again).
+      const recheck = setInterval(() => {
+        void (async () => {
+          try {
+            const p = await reauthenticate(request, store, clock());
+            if (closed) return;
+            if (p === null || !allows(p, 'queue:read')) {
+              raw.end();
+              end();
+              return;
+            }
+            const now = visibleTeams(p);
+            if (
+              JSON.stringify(now === null ? null : [...now].sort()) !==
+              JSON.stringify(visible === null ? null : [...visible].sort())
+            ) {
+              visible = now;
+              seen.clear();
+              changed = true;
+              schedule();
+            }
+          } catch (err) {
+            request.log.warn({ err }, 'event stream could not check its caller again');
+          }
+        })();
+      }, RECHECK_MS);
       const poll = setInterval(schedule, POLL_MS);
       const keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
-      const gone = new Promise<void>((resolve) => raw.on('close', resolve));
       raw.write('retry: 2000\n\n');
       await flush();
       await gone;
@@ -195,6 +259,7 @@ export function dashboardRoutes(app: App, deps: RouteDeps): void {
       off();
       clearInterval(poll);
       clearInterval(keepalive);
+      clearInterval(recheck);
       if (timer !== null) clearTimeout(timer);
     },
   );

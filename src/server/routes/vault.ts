@@ -4,7 +4,7 @@ import { AppError, notFound } from '../../core/errors.js';
 import { iso } from '../../core/time.js';
 import type { TeamRole } from '../../store/store.js';
 import { actorOf, requireTeam } from '../auth.js';
-import { ErrorBody, NameParams } from '../schemas/common.js';
+import { ErrorBody, NameParams, VaultVersion } from '../schemas/common.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
 /** Vault key names: letters, digits and . _ / -, e.g. `db/password`. */
@@ -226,7 +226,7 @@ export function vaultRoutes(app: App, deps: RouteDeps): void {
         tags: ['vault'],
         params: SecretParams,
         body: Type.Object(
-          { ciphertext: Sealed, expectedVersion: Type.Integer({ minimum: 0 }) },
+          { ciphertext: Sealed, expectedVersion: VaultVersion },
           { additionalProperties: false },
         ),
         response: {

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { LIMITS } from '../../notify/rules.js';
-import { IsoTime, Name } from './common.js';
+import { IsoTime, Name, VaultVersion } from './common.js';
 
 const Sealed = Type.String({
   minLength: 10,
@@ -39,7 +39,7 @@ export const CreateChannelBody = Type.Object(
               description: 'secret (webhook), url (slack), password (email)',
             }),
             ciphertext: Sealed,
-            expectedVersion: Type.Integer({ minimum: 0 }),
+            expectedVersion: VaultVersion,
           },
           { additionalProperties: false },
         ),

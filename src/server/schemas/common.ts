@@ -17,6 +17,9 @@ export const ErrorBody = Type.Object({
 export const QueryInt = Type.String({ pattern: '^[0-9]{1,9}$' });
 export const QueryBool = Type.String({ pattern: '^(0|1|true|false)$' });
 
+/** A vault value's version: the version a write replaces (0 for a new key); a 32-bit column in both stores. */
+export const VaultVersion = Type.Integer({ minimum: 0, maximum: 2_147_483_647 });
+
 export const NameParams = Type.Object({ name: Name });
 export const TaskParams = Type.Object({ id: Uuid });
 
