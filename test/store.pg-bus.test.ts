@@ -113,8 +113,7 @@ describe('PgBus', () => {
       expect(await got).toEqual({ type: 'output', taskId: id, chunk: stored });
       expect(watch.payloads).toHaveLength(1);
       expect(JSON.parse(watch.payloads[0] as string)).toMatchObject({
-        topic: `task:${id}`,
-        event: { type: 'output', taskId: id, chunkId: stored.id },
+        e: [{ t: `task:${id}`, v: { type: 'output', taskId: id, chunkId: stored.id } }],
       });
       expect((watch.payloads[0] as string).length).toBeLessThan(500);
     } finally {
@@ -148,6 +147,37 @@ describe('PgBus', () => {
     a.publish(`task:${id}`, { type: 'status', taskId: id, status: 'completed' });
     await done;
     expect(seen).toEqual(['running', '0', '1', '2', 'completed']);
+  });
+
+  it('sends a burst of events as few notifications, every event arriving in order', async () => {
+    const watch = await spy();
+    try {
+      const seen: string[] = [];
+      const all = new Promise<void>((resolve) => {
+        b.subscribe('task:burst', (e) => {
+          if (e.type === 'status') seen.push(e.status);
+          if (seen.length === 2_000) resolve();
+        });
+      });
+      let woken = 0;
+      b.subscribe('region:burst', () => {
+        woken += 1;
+      });
+      for (let i = 0; i < 2_000; i += 1) {
+        a.publish('task:burst', { type: 'status', taskId: 'burst', status: `s${i}` });
+        a.publish('region:burst', { type: 'wake' });
+      }
+      await all;
+      expect(seen).toEqual(Array.from({ length: 2_000 }, (_, i) => `s${i}`));
+      // 4,000 events, but a handful of notifications; a region's repeated wake crosses once per notification.
+      expect(watch.payloads.length).toBeLessThan(100);
+      expect(woken).toBeLessThanOrEqual(watch.payloads.length);
+      expect(woken).toBeGreaterThan(0);
+      for (const p of watch.payloads) expect(Buffer.byteLength(p)).toBeLessThan(8_000);
+      expect(errors).toEqual([]);
+    } finally {
+      await watch.close();
+    }
   });
 
   it('turns an event too large for NOTIFY into a wake', async () => {

@@ -23,11 +23,41 @@ export const MAX_PAYLOAD_BYTES = 7_900;
 /** What crosses between replicas: output goes as ids, the listener reads the chunk from the store. */
 type WireEvent = Exclude<BusEvent, { type: 'output' }> | { type: 'output'; taskId: string; chunkId: number };
 
+/** One notification: the events one replica published in one turn of its event loop (or a part). */
 interface Wire {
   /** The publishing bus, which skips its own notifications (it told its subscribers already). */
   o: string;
-  topic: string;
-  event: WireEvent;
+  e: { t: string; v: WireEvent }[];
+}
+
+/** Packs events into as few payloads under the size limit as they fit; a repeated wake of a topic goes once. */
+export function packEvents(origin: string, events: readonly { t: string; v: WireEvent }[]): string[] {
+  const out: string[] = [];
+  const head = `{"o":${JSON.stringify(origin)},"e":[`;
+  let parts: string[] = [];
+  let size = head.length + 2;
+  const woken = new Set<string>();
+  for (const ev of events) {
+    if (ev.v.type === 'wake') {
+      if (woken.has(ev.t)) continue;
+      woken.add(ev.t);
+    }
+    let part = JSON.stringify(ev);
+    if (Buffer.byteLength(part) + head.length + 2 > MAX_PAYLOAD_BYTES) {
+      part = JSON.stringify({ t: ev.t, v: { type: 'wake' } });
+      if (Buffer.byteLength(part) + head.length + 2 > MAX_PAYLOAD_BYTES) continue;
+    }
+    const bytes = Buffer.byteLength(part) + 1;
+    if (parts.length > 0 && size + bytes > MAX_PAYLOAD_BYTES) {
+      out.push(`${head}${parts.join(',')}]}`);
+      parts = [];
+      size = head.length + 2;
+    }
+    parts.push(part);
+    size += bytes;
+  }
+  if (parts.length > 0) out.push(`${head}${parts.join(',')}]}`);
+  return out;
 }
 
 /**
@@ -53,6 +83,9 @@ export class PgBus implements Bus {
   private closed = false;
   /** Remote events are handed on in arrival order, output after it was read back. */
   private inbox: Promise<void> = Promise.resolve();
+  /** Events waiting to be sent: one NOTIFY query at a time carries all that gathered meanwhile. */
+  private outbox: { t: string; v: WireEvent }[] = [];
+  private sending = false;
 
   constructor(
     private readonly connectionString: string,
@@ -86,15 +119,30 @@ export class PgBus implements Bus {
     if (this.closed) return;
     const wire: WireEvent =
       event.type === 'output' ? { type: 'output', taskId: event.taskId, chunkId: event.chunk.id } : event;
-    let payload = JSON.stringify({ o: this.id, topic, event: wire } satisfies Wire);
-    if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
-      payload = JSON.stringify({ o: this.id, topic, event: { type: 'wake' } } satisfies Wire);
-      if (Buffer.byteLength(payload) > MAX_PAYLOAD_BYTES) {
-        this.onError(new Error(`bus topic too long to publish: ${topic.slice(0, 100)}…`));
-        return;
-      }
+    this.outbox.push({ t: topic, v: wire });
+    if (!this.sending) {
+      this.sending = true;
+      setImmediate(() => this.send());
     }
-    this.publisher.query('SELECT pg_notify($1, $2)', [this.channel, payload]).catch(this.onError);
+  }
+
+  /**
+   * Sends what gathered as few notifications in one query, then what gathered
+   * while that ran. One query at a time: a busy replica never queues more
+   * NOTIFYs than its one connection can carry.
+   */
+  private send(): void {
+    const events = this.outbox;
+    this.outbox = [];
+    if (events.length === 0 || this.closed) {
+      this.sending = false;
+      return;
+    }
+    const payloads = packEvents(this.id, events);
+    this.publisher
+      .query('SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p', [this.channel, payloads])
+      .catch(this.onError)
+      .finally(() => this.send());
   }
 
   subscribe(topic: string, listener: (event: BusEvent) => void): () => void {
@@ -173,21 +221,25 @@ export class PgBus implements Bus {
       this.onError(err);
       return;
     }
-    if (wire.o === this.id || typeof wire.topic !== 'string') return;
-    const event = wire.event;
-    if (event.type !== 'output') {
-      this.deliver(wire.topic, event);
-      return;
+    if (wire.o === this.id || !Array.isArray(wire.e)) return;
+    for (const { t: topic, v: event } of wire.e) {
+      if (typeof topic !== 'string' || typeof event !== 'object' || event === null) continue;
+      if (event.type !== 'output') {
+        this.deliver(topic, event);
+        continue;
+      }
+      this.inbox = this.inbox
+        .then(async () => {
+          // Output archived meanwhile is gone: nothing to hand on.
+          const [chunk] = await this.options.store.listOutput(event.taskId, event.chunkId - 1, 1);
+          if (chunk !== undefined && chunk.id === event.chunkId) {
+            this.emitter.emit(topic, { type: 'output', taskId: event.taskId, chunk });
+            if (topic !== ANY_TOPIC)
+              this.emitter.emit(ANY_TOPIC, { type: 'output', taskId: event.taskId, chunk });
+          }
+        })
+        .catch(this.onError);
     }
-    this.inbox = this.inbox
-      .then(async () => {
-        // Output archived meanwhile is gone: nothing to hand on.
-        const [chunk] = await this.options.store.listOutput(event.taskId, event.chunkId - 1, 1);
-        if (chunk !== undefined && chunk.id === event.chunkId) {
-          this.emitter.emit(wire.topic, { type: 'output', taskId: event.taskId, chunk });
-        }
-      })
-      .catch(this.onError);
   }
 
   private deliver(topic: string, event: BusEvent): void {

@@ -100,19 +100,27 @@ type Lane = { seq: number; priority: Priority; createdAt: number; batchId: strin
 
 /** The heads of a machine's five priority lanes, as deep as `pickForMachine` may need, locked. */
 async function readLanes(q: Q, machineId: number, state: SlotState): Promise<Lane[]> {
-  const depths = PRIORITIES.map((p) => laneDepth(p, state));
-  const rows = depths.some((d) => d > 0)
-    ? await q.rows<Lane[number]>(
-        `SELECT l.seq, l.priority, l.queued_at AS "createdAt", l.batch_id AS "batchId"
-         FROM unnest($2::smallint[], $3::int[]) AS d(priority, depth)
-         CROSS JOIN LATERAL (
-           SELECT seq, priority, queued_at, batch_id FROM tasks
-           WHERE status = 'pending' AND machine_id = $1 AND priority = d.priority
-           ORDER BY seq LIMIT d.depth FOR UPDATE SKIP LOCKED
-         ) l WHERE d.depth > 0`,
-        [machineId, PRIORITIES, depths],
-      )
-    : [];
+  const lanes = PRIORITIES.map((p) => ({ p, depth: laneDepth(p, state) })).filter((l) => l.depth > 0);
+  // One branch per lane with its priority as a literal: a parameter or a joined value would hide it from
+  // the planner, which on a queue of one priority then walks the primary key instead of the lane index.
+  const rows =
+    lanes.length > 0
+      ? await q.rows<Lane[number]>(
+          `WITH ${lanes
+            .map(
+              ({ p }, i) => `l${p} AS (SELECT seq, priority, queued_at, batch_id FROM tasks
+                 WHERE status = 'pending' AND machine_id = $1 AND priority = ${p}
+                 ORDER BY seq LIMIT $${i + 2} FOR UPDATE SKIP LOCKED)`,
+            )
+            .join(', ')}
+           ${lanes
+             .map(
+               ({ p }) => `SELECT seq, priority, queued_at AS "createdAt", batch_id AS "batchId" FROM l${p}`,
+             )
+             .join(' UNION ALL ')}`,
+          [machineId, ...lanes.map((l) => l.depth)],
+        )
+      : [];
   return PRIORITIES.map((p) => rows.filter((r) => r.priority === p).sort((a, b) => a.seq - b.seq));
 }
 

@@ -134,13 +134,16 @@ export class PgReads {
       await q.rows<CounterRow>(
         `SELECT c.priority, c.status, tm.name AS team, c.n FROM queue_counters c JOIN teams tm ON tm.id = c.team_id`,
       ),
-      // The head of each priority's global lane, through the partial index.
+      // The head of each priority's global lane, through the partial index; literal priorities keep the
+      // planner on that index when the queue holds one priority only.
       await q.rows<LaneHead>(
-        `SELECT p.priority, h."queuedAt", h.team FROM unnest(ARRAY[1, 2, 3, 4, 5]::smallint[]) AS p(priority)
-         CROSS JOIN LATERAL (
-           SELECT t.queued_at AS "queuedAt", tm.name AS team FROM tasks t JOIN teams tm ON tm.id = t.team_id
-           WHERE t.status = 'pending' AND t.priority = p.priority ORDER BY t.seq LIMIT 1
-         ) h`,
+        [1, 2, 3, 4, 5]
+          .map(
+            (p) => `(SELECT ${p}::smallint AS priority, t.queued_at AS "queuedAt", tm.name AS team
+               FROM tasks t JOIN teams tm ON tm.id = t.team_id
+               WHERE t.status = 'pending' AND t.priority = ${p} ORDER BY t.seq LIMIT 1)`,
+          )
+          .join(' UNION ALL '),
       ),
       await q.rows<QueueStats['busiestMachines'][number]>(
         `SELECT m.name AS machine, tm.name AS team, m.running_count AS running, m.pending_count AS pending,
