@@ -51,6 +51,8 @@ export class Changes {
   readonly summary: TransitionSummary = { tasks: [], alerts: 0 };
   /** The reporting bridge, whose last contact is written with the counts. */
   seen: { bridgeId: number; at: number } | null = null;
+  /** Batches found to have no rolling limits in this unit of work: not looked up again per task. */
+  readonly unlimitedBatches = new Set<string>();
 
   move(row: LiveRow, to: TaskStatus): void {
     this.counters.move(row.team_id, row.priority, row.status, to);
@@ -216,12 +218,17 @@ async function batchAttemptEnded(
   at: number,
   ch: Changes,
 ): Promise<boolean> {
+  if (ch.unlimitedBatches.has(batchId)) return false;
   const limits = await q.one<{ max_failures: number | null; failed: number; halted_at: number | null }>(
     `UPDATE batch_limits SET running = GREATEST(0, running - 1), failed = failed + $1 WHERE batch_id = $2
      RETURNING max_failures, failed, halted_at`,
     [failed ? 1 : 0, batchId],
   );
-  if (limits === undefined || limits.max_failures === null) return false;
+  if (limits === undefined) {
+    ch.unlimitedBatches.add(batchId);
+    return false;
+  }
+  if (limits.max_failures === null) return false;
   if (limits.halted_at !== null) return true;
   if (limits.failed <= limits.max_failures) return false;
   await q.run('UPDATE batch_limits SET halted_at = $1 WHERE batch_id = $2', [at, batchId]);
