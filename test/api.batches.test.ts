@@ -105,7 +105,7 @@ describe.each(['sqlite', 'postgres'] as const)('%s: batches and output search', 
   it('groups the failures by their error text across machines', async () => {
     const res = await as('viewer')('GET', `/batches/${batchId}/failures`);
     expect(res.status).toBe(200);
-    expect(res.body.failed).toBe(6);
+    expect(res.body).toMatchObject({ failed: 6, grouped: 6, sampled: false });
     expect(res.body.groups.map((g: { pattern: string; count: number }) => [g.pattern, g.count])).toEqual([
       ['<machine>: cannot reach <ip> after <n> ms', 5],
       ['E: disk full', 1],
@@ -243,7 +243,13 @@ describe.each(['sqlite', 'postgres'] as const)('%s: batches and output search', 
   it("tells a machine's own history in numbers", async () => {
     const res = await as('viewer')('GET', '/machines/bm-1/task-summary');
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ machine: 'bm-1', team: 'default', counts: { failed: 2 } });
+    expect(res.body).toMatchObject({
+      machine: 'bm-1',
+      team: 'default',
+      counts: { failed: 2 },
+      window: { maxTasks: 10_000, counted: 2, complete: true },
+    });
+    expect(Date.parse(res.body.window.since)).toBeGreaterThan(0);
     expect(res.body.recent).toMatchObject({
       ended: 2,
       failed: 2,
@@ -257,6 +263,57 @@ describe.each(['sqlite', 'postgres'] as const)('%s: batches and output search', 
     const hidden = await as('outsider')('GET', '/machines/bm-1/task-summary');
     expect([hidden.status, hidden.body.error.code]).toEqual([404, 'MACHINE_NOT_FOUND']);
   });
+
+  it('groups the first 2,000 failures of a larger batch and only counts the rest', async () => {
+    // A bridge of its own, driven over the bridge protocol here: 2,003 failures without 2,003 processes.
+    expect((await t.api('POST', '/regions', { name: 'bulk' })).status).toBe(201);
+    const bridge = (await t.api('POST', '/bridges', { name: 'bulk-bridge', region: 'bulk' })).body.token;
+    for (let i = 0; i < 4; i += 1) {
+      const r = await t.api('POST', '/machines', { name: `bulk-${i}`, region: 'bulk', concurrency: 1_000 });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    }
+    const created = await t.api('POST', '/tasks', {
+      tasks: Array.from({ length: 2_003 }, (_, i) => ({ machine: `bulk-${i % 4}`, command: 'false' })),
+    });
+    expect(created.status, JSON.stringify(created.body).slice(0, 300)).toBe(201);
+    let ended = 0;
+    while (ended < 2_003) {
+      const claimed = await t.api('POST', '/bridge/claim', { max: 10_000, waitMs: 0 }, bridge);
+      expect(claimed.status).toBe(200);
+      const refs = (claimed.body.tasks as { taskId: string; attempt: number }[]).map((x) => ({
+        taskId: x.taskId,
+        attempt: x.attempt,
+      }));
+      const at = Date.now();
+      const report = await t.api(
+        'POST',
+        '/bridge/report',
+        {
+          started: refs.map((r) => ({ ...r, at })),
+          output: refs.map((r) => ({
+            ...r,
+            chunk: 0,
+            stream: 'stderr',
+            at,
+            data: `job ${created.body.taskIds.indexOf(r.taskId) + 100} failed: quota exceeded\n`,
+          })),
+          results: refs.map((r) => ({ ...r, at, exitCode: 7, signal: null, reason: null })),
+        },
+        bridge,
+      );
+      expect(report.status, JSON.stringify(report.body)).toBe(200);
+      ended += refs.length;
+    }
+    const res = await t.api('GET', `/batches/${created.body.batchId}/failures`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ failed: 2_003, grouped: 2_000, sampled: true });
+    expect(res.body.groups.map((g: { pattern: string; count: number }) => [g.pattern, g.count])).toEqual([
+      ['job <n> failed: quota exceeded', 2_000],
+    ]);
+    expect(res.body.groups[0].tasks).toHaveLength(100);
+    // The first failures (creation order) are the ones grouped.
+    expect(res.body.groups[0].tasks[0].taskId).toBe(created.body.taskIds[0]);
+  }, 120_000);
 
   it('pages the audit log newest first and filters it by target prefix', async () => {
     const newest = (await t.api('GET', '/audit?order=desc&limit=3')).body as { id: number }[];

@@ -247,6 +247,16 @@ const CASES: Record<string, Case> = {
     rule: team('viewer', 'TASK_NOT_FOUND'),
     req: (c) => ({ url: `/tasks/${c.taskId}/wait` }),
   },
+  'GET /api/v1/queue/history': { rule: { scope: 'user' }, req: () => ({ url: '/queue/history' }) },
+  'GET /api/v1/tasks/{id}/usual': {
+    rule: team('viewer', 'TASK_NOT_FOUND'),
+    req: (c) => ({ url: `/tasks/${c.taskId}/usual` }),
+  },
+  // A list: another team's tasks are left out of the answer (200), never refused.
+  'GET /api/v1/tasks/usual': {
+    rule: { scope: 'user' },
+    req: (c) => ({ url: `/tasks/usual?ids=${c.taskId}` }),
+  },
   'GET /api/v1/events': { rule: { scope: 'user' }, req: () => ({ url: '/events' }), stream: true },
   'POST /api/v1/teams/{name}/channels': {
     rule: team('maintainer', 'TEAM_NOT_FOUND'),

@@ -123,7 +123,7 @@ describe.each(STORES)('%s store: insights', (kind) => {
     expect(await t.store.insights.batchTasks(uuidv7(T0), null)).toEqual([]);
   });
 
-  it("gives each failed task the end of its last attempt's output, oldest chunk first, cut to size", async () => {
+  it("gives each failed task the last chunk of its last attempt's output, cut to size", async () => {
     const batch = uuidv7(T0);
     const [f1, ok, f2, quiet] = await insert([
       newTask('m1', { batchId: batch, retryCount: 1 }),
@@ -149,19 +149,67 @@ describe.each(STORES)('%s store: insights', (kind) => {
     await t.store.promoteDueRetries(T0 + 100);
     await run(T0 + 100, [{ id: f1 as string, attempt: 2, out: [['stderr', 'second attempt\n']], exit: 1 }]);
 
-    const tails = await t.store.insights.failedTails(batch, null, 2, 20);
+    const { total, tails } = await t.store.insights.failedTails(batch, null, 10, 20);
+    expect(total).toBe(3);
     expect(tails.map((x) => x.taskId)).toEqual([f1, f2, quiet]);
     expect(tails[0]).toMatchObject({ machine: 'm1', exitCode: 1, reason: 'EXIT_NONZERO', archived: false });
     expect(tails[0]?.tail).toEqual([{ stream: 'stderr', data: 'second attempt\n' }]);
-    // The last two chunks, each cut to its last 20 characters.
-    expect(tails[1]?.tail).toEqual([
-      { stream: 'stdout', data: 'b\n' },
-      { stream: 'stderr', data: 'xxxxxx\nE: disk full\n' },
-    ]);
+    // Only the last chunk is read, cut to its last 20 characters.
+    expect(tails[1]?.tail).toEqual([{ stream: 'stderr', data: 'xxxxxx\nE: disk full\n' }]);
     expect(tails[2]).toMatchObject({ team: 'other', exitCode: 9, tail: [] });
-    expect(
-      (await t.store.insights.failedTails(batch, new Set(['default']), 2, 20)).map((x) => x.taskId),
-    ).toEqual([f1, f2]);
+    const mine = await t.store.insights.failedTails(batch, new Set(['default']), 10, 20);
+    expect([mine.total, mine.tails.map((x) => x.taskId)]).toEqual([2, [f1, f2]]);
+    expect(await t.store.insights.failedTails(batch, new Set(), 10, 20)).toEqual({ total: 0, tails: [] });
+  });
+
+  it('reads the tails of the first failures only, and counts them all', async () => {
+    const batch = uuidv7(T0);
+    const ids = await insert(
+      Array.from({ length: 5 }, (_, i) => newTask(i === 4 ? 'o1' : `m${(i % 3) + 1}`, { batchId: batch })),
+    );
+    await run(
+      T0 + 10,
+      ids.map((id, i) => ({ id, out: [['stderr', `boom ${i}\n`] as [OutputStream, string]], exit: 1 })),
+    );
+    const sample = await t.store.insights.failedTails(batch, null, 2, 500);
+    expect(sample.total).toBe(5);
+    expect(sample.tails.map((x) => [x.taskId, x.tail[0]?.data])).toEqual([
+      [ids[0], 'boom 0\n'],
+      [ids[1], 'boom 1\n'],
+    ]);
+    const other = await t.store.insights.failedTails(batch, new Set(['other']), 2, 500);
+    expect([other.total, other.tails.map((x) => x.taskId)]).toEqual([1, [ids[4]]]);
+  });
+
+  it("passes over the output-cap note to the failure's own last output", async () => {
+    const batch = uuidv7(T0);
+    const [id] = await insert([newTask('m1', { batchId: batch })]);
+    await t.claim(T0 + 1);
+    await t.report(T0 + 1, { started: [{ taskId: id as string, attempt: 1, at: T0 + 1 }] });
+    await t.report(T0 + 2, {
+      outputCapBytes: 40,
+      output: [
+        { taskId: id as string, attempt: 1, chunk: 0, stream: 'stdout', at: T0 + 2, data: 'early\n' },
+        {
+          taskId: id as string,
+          attempt: 1,
+          chunk: 1,
+          stream: 'stderr',
+          at: T0 + 2,
+          data: 'E: out of memory\n',
+        },
+        { taskId: id as string, attempt: 1, chunk: 2, stream: 'stderr', at: T0 + 2, data: 'x'.repeat(100) },
+      ],
+    });
+    await t.report(T0 + 3, {
+      results: [{ taskId: id as string, attempt: 1, at: T0 + 3, exitCode: 1, signal: null, reason: null }],
+    });
+    const stored = await t.store.listOutput(id as string, 0, 10);
+    expect(stored.at(-1)?.data).toContain('[rediacc: output cap reached');
+    const { tails } = await t.store.insights.failedTails(batch, null, 10, 500);
+    expect(tails[0]?.tail).toHaveLength(1);
+    expect(tails[0]?.tail[0]?.stream).toBe('stderr');
+    expect(tails[0]?.tail[0]?.data).not.toContain('output cap');
   });
 
   it('hands back what a re-run of the failed tasks needs, plain environment values included', async () => {
@@ -292,6 +340,43 @@ describe.each(STORES)('%s store: insights', (kind) => {
       expect(capped.truncated).toBe(true);
     });
 
+    it('reads a window larger than one read slice newest first, and stops at the limit', async () => {
+      // SQLite reads the window in slices of 2 MiB of output: these tasks take one slice each.
+      const ids = await insert(Array.from({ length: 3 }, () => newTask('m1')));
+      const big = 'y'.repeat(1_500_000);
+      await run(
+        T0 + 1,
+        ids.map((id, i) => ({
+          id,
+          out: [
+            ['stdout', `${big} needle ${i}a\n`],
+            ['stderr', `needle ${i}b\n`],
+          ] as [OutputStream, string][],
+          exit: 0,
+        })),
+      );
+      const all = await search('needle', { maxBytes: 64 << 20 });
+      expect(all.scannedTasks).toBe(3);
+      expect(all.hits.map((h) => [h.taskId, h.stream])).toEqual([
+        [ids[2], 'stdout'],
+        [ids[2], 'stderr'],
+        [ids[1], 'stdout'],
+        [ids[1], 'stderr'],
+        [ids[0], 'stdout'],
+        [ids[0], 'stderr'],
+      ]);
+      const few = await search('needle', { maxBytes: 64 << 20, limit: 3 });
+      expect(few.truncated).toBe(true);
+      expect(few.hits.map((h) => [h.taskId, h.stream])).toEqual([
+        [ids[2], 'stdout'],
+        [ids[2], 'stderr'],
+        [ids[1], 'stdout'],
+      ]);
+      const exact = await search('needle', { maxBytes: 64 << 20, limit: 6 });
+      expect([exact.hits.length, exact.truncated]).toEqual([6, false]);
+      expect(t.store.insights.searchMaxBytes).toBe(kind === 'sqlite' ? 16 << 20 : 64 << 20);
+    });
+
     it('searches output that holds NUL and other control characters', async () => {
       const [id] = await insert([newTask('m1')]);
       await run(T0 + 1, [
@@ -311,14 +396,31 @@ describe.each(STORES)('%s store: insights', (kind) => {
       { id: ids[3] as string, exit: 0 },
     ]);
     await insert([newTask('m1')]);
-    const s = await t.store.insights.machineTaskSummary('m1', 'default', 10);
+    const s = await t.store.insights.machineTaskSummary('m1', 'default', 10, 100);
     expect(s.counts).toEqual({ completed: 1, failed: 1, assigned: 1, pending: 1 });
+    expect([s.counted, s.countedSince]).toEqual([4, T0]);
     expect(s.recent.map((r) => [r.status, r.exitCode])).toEqual([
       ['failed', 5],
       ['completed', 0],
     ]);
     expect(s.recent[1]).toMatchObject({ startedAt: T0 + 1, finishedAt: T0 + 3 });
-    expect(await t.store.insights.machineTaskSummary('m1', 'other', 10)).toEqual({ counts: {}, recent: [] });
-    expect((await t.store.insights.machineTaskSummary('m1', 'default', 1)).recent).toHaveLength(1);
+    expect(await t.store.insights.machineTaskSummary('m1', 'other', 10, 100)).toEqual({
+      counts: {},
+      counted: 0,
+      countedSince: null,
+      recent: [],
+    });
+    expect((await t.store.insights.machineTaskSummary('m1', 'default', 1, 100)).recent).toHaveLength(1);
+  });
+
+  it("counts only a machine's newest tasks, up to the window", async () => {
+    await insert([newTask('m1'), newTask('m1')], T0);
+    await insert([newTask('m1'), newTask('m1'), newTask('m2')], T0 + 500);
+    const s = await t.store.insights.machineTaskSummary('m1', 'default', 10, 2);
+    expect(s.counted).toBe(2);
+    expect(s.countedSince).toBe(T0 + 500);
+    expect(Object.values(s.counts).reduce((a, b) => a + b, 0)).toBe(2);
+    const all = await t.store.insights.machineTaskSummary('m1', 'default', 10, 10);
+    expect([all.counted, all.countedSince]).toEqual([4, T0]);
   });
 });

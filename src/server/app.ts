@@ -17,6 +17,7 @@ import { type ChannelTester, channelRoutes } from './routes/channels.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import type { RouteDeps } from './routes/deps.js';
 import { fleetRoutes } from './routes/fleet.js';
+import { historyRoutes } from './routes/history.js';
 import { identityRoutes } from './routes/identity.js';
 import { insightRoutes } from './routes/insights.js';
 import { logRoutes } from './routes/logs.js';
@@ -114,6 +115,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       dashboardRoutes(api, deps);
       batchRoutes(api, deps);
       insightRoutes(api, deps);
+      historyRoutes(api, deps);
       metricsTokenRoutes(api, deps);
     },
     { prefix: API_PREFIX },

@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
 import { standardTransports } from '../bridge/setup.js';
+import { QueueSampler } from '../history/queue-sampler.js';
 import { Notifier } from '../notify/notifier.js';
 import type { NotifySettings } from '../notify/settings.js';
 import { ScheduleDuty } from '../schedules/schedule-duty.js';
@@ -130,6 +131,9 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   retention.unref();
   const schedules = new ScheduleDuty({ store, service, logger, clock });
   schedules.start();
+  // The queue's history per minute (GET /queue/history); safe on several replicas.
+  const queueSampler = new QueueSampler({ store, logger, clock });
+  queueSampler.start();
 
   let bridge: Bridge | null = null;
   if (o.bridge !== false) {
@@ -177,6 +181,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
         clearInterval(sweeper);
         clearInterval(retention);
         await schedules.stop();
+        await queueSampler.stop();
         await notifier.stop();
         service.stop();
         await bridge?.stop({ drainMs: o.drainMs ?? 0 });

@@ -72,6 +72,41 @@ export function cutToBudget(
   return { seqs, bytes, nextBeforeSeq: more ? (seqs.at(-1) ?? null) : null };
 }
 
+/**
+ * The first `count` candidates (a window from `cutToBudget`) in slices of at
+ * most `sliceBytes` of stored output each (a slice holds at least one task),
+ * in their order: SQLite reads a search slice by slice, letting other
+ * requests run in between.
+ */
+export function sliceWindow(
+  candidates: readonly { seq: number; bytes: number }[],
+  count: number,
+  sliceBytes: number,
+): number[][] {
+  const slices: number[][] = [];
+  let current: number[] = [];
+  let bytes = 0;
+  for (const c of candidates.slice(0, count)) {
+    const size = Number(c.bytes);
+    if (current.length > 0 && bytes + size > sliceBytes) {
+      slices.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(Number(c.seq));
+    bytes += size;
+  }
+  if (current.length > 0) slices.push(current);
+  return slices;
+}
+
+/**
+ * The note both stores add as a `system` chunk of its own where a task's
+ * output reached its cap (CAP_MARKER in sqlite-output.ts and pg-report.ts):
+ * never a failure's error line, so a failure's tail passes over it.
+ */
+export const OUTPUT_CAP_NOTE = '\n[rediacc: output cap reached; further output of this task is discarded]\n';
+
 /** A failed task's row as both dialects return it for a re-run. */
 export interface RerunRow {
   task_id: string;

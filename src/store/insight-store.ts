@@ -16,16 +16,17 @@ export interface InsightStore {
   /** Every visible task of a batch in creation order, as compact rows. */
   batchTasks(batchId: string, teams: ReadonlySet<string> | null): Promise<BatchTask[]>;
   /**
-   * The visible failed tasks of a batch, each with the end of its last
-   * attempt's output: at most `tailChunks` chunks, each cut to its last
-   * `tailChars` characters (bytes on PostgreSQL), oldest first.
+   * How many visible tasks of a batch failed, and the first `maxTasks` of them
+   * (creation order), each with the end of its last attempt's output: its last
+   * chunk (the output-cap note passed over), cut to its last `tailChars`
+   * characters (bytes on PostgreSQL). One indexed look-up of one chunk per task.
    */
   failedTails(
     batchId: string,
     teams: ReadonlySet<string> | null,
-    tailChunks: number,
+    maxTasks: number,
     tailChars: number,
-  ): Promise<FailedTail[]>;
+  ): Promise<{ total: number; tails: FailedTail[] }>;
   /** What running the visible failed tasks of a batch again needs, plain environment values included. */
   failedInputs(batchId: string, teams: ReadonlySet<string> | null): Promise<RerunSource[]>;
   /**
@@ -34,8 +35,19 @@ export interface InsightStore {
    * `matchesText` (src/server/insights/output-match.ts).
    */
   searchOutput(q: OutputSearch): Promise<OutputSearchPage>;
-  /** Counts per status of a machine's tasks, and its most recently ended ones (newest first). */
-  machineTaskSummary(machine: string, team: string, recent: number): Promise<MachineTaskSummary>;
+  /** The most stored output one search should read on this store, in bytes. */
+  readonly searchMaxBytes: number;
+  /**
+   * Counts per status of a machine's last `windowTasks` tasks (by creation,
+   * read newest first through the machine's index), and its most recently
+   * ended ones (newest first).
+   */
+  machineTaskSummary(
+    machine: string,
+    team: string,
+    recent: number,
+    windowTasks: number,
+  ): Promise<MachineTaskSummary>;
 }
 
 export interface BatchSummary {
@@ -136,7 +148,12 @@ export interface OutputSearchPage {
 }
 
 export interface MachineTaskSummary {
+  /** Per status, over the counted tasks only. */
   counts: Partial<Record<TaskStatus, number>>;
+  /** Tasks counted (fewer than the window: every task the machine had). */
+  counted: number;
+  /** When the oldest counted task was created; null when none was counted. */
+  countedSince: number | null;
   recent: {
     status: TaskStatus;
     exitCode: number | null;

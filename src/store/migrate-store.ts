@@ -30,6 +30,7 @@ const TABLES = [
   'alert_conditions',
   'alert_deliveries',
   'schedules',
+  'queue_samples',
 ];
 const MAX_PARAMS = 60_000;
 

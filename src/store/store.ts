@@ -16,6 +16,7 @@ import type {
   Team,
   Transport,
 } from '../core/types.js';
+import type { HistoryStore } from './history-store.js';
 import type { InsightStore } from './insight-store.js';
 import type { NotifyStore } from './notify-store.js';
 import type { ScheduleStore } from './schedule-store.js';
@@ -41,6 +42,8 @@ export interface Store {
   readonly web: WebStore;
   /** Batches, output search and machine histories for the dashboard (src/store/insight-store.ts). */
   readonly insights: InsightStore;
+  /** The queue's history per minute, earlier run times of a command on a machine (src/store/history-store.ts). */
+  readonly history: HistoryStore;
   migrate(): Promise<void>;
   close(): Promise<void>;
 

@@ -150,6 +150,59 @@ describe('batch grid, output search and bulk actions in Chromium', () => {
     await page.getByTestId('grid-count').getByText(`${FAILED} of ${FAILED} shown`).waitFor();
   });
 
+  it('reads the failure groups of a running batch at most every 30 s, not on every new failure', async () => {
+    // Eight machines fail one after the other, about a second apart.
+    const machines = Array.from({ length: 8 }, (_, i) => `gm-${1101 + i}`);
+    const created = await t.api('POST', '/tasks', {
+      tasks: machines.map((machine, i) => ({
+        machine,
+        command: `sleep ${1 + i * 1.2}; echo "E: step ${i + 100} broke" >&2; exit 3`,
+      })),
+    });
+    expect(created.status).toBe(201);
+    await open('viewer@example.com');
+    const reads: number[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === `/api/v1/batches/${created.body.batchId}/failures`)
+        reads.push(Date.now());
+    });
+    await page.goto(`${t.url}/batches/${created.body.batchId}`);
+    await page.getByTestId('grid-count').waitFor();
+    // The grid follows every failure; the groups were read once meanwhile.
+    await page.getByRole('option', { name: 'failed (8)' }).waitFor({ state: 'attached', timeout: 30_000 });
+    expect(reads).toHaveLength(1);
+    await page.getByTestId('failures-behind').waitFor();
+    // Then once more, 30 s after the first read, with every failure.
+    await page
+      .getByTestId('failure-groups')
+      .locator('li[data-count="8"]')
+      .filter({ hasText: 'E: step <n> broke' })
+      .waitFor({ timeout: 45_000 });
+    expect(reads).toHaveLength(2);
+    expect((reads[1] as number) - (reads[0] as number)).toBeGreaterThanOrEqual(29_000);
+    expect(await page.getByTestId('failures-behind').count()).toBe(0);
+  }, 90_000);
+
+  it('shows the not-found page for a malformed link followed inside the dashboard', async () => {
+    await open('viewer@example.com');
+    // The server answers 400 to such a URL itself; inside the dashboard a link goes through the router.
+    for (const path of ['/machines/%E0', '/machines/%C3%28', '/tasks/%E0']) {
+      await page.evaluate((to) => {
+        const w = globalThis as unknown as {
+          history: { pushState(state: null, title: string, url: string): void };
+          dispatchEvent(e: unknown): void;
+          PopStateEvent: new (type: string) => unknown;
+        };
+        w.history.pushState(null, '', to);
+        w.dispatchEvent(new w.PopStateEvent('popstate'));
+      }, path);
+      await page.getByRole('heading', { name: 'Not found' }).waitFor();
+      expect(new URL(page.url()).pathname).toBe(path);
+      await page.getByRole('link', { name: 'overview', exact: true }).click();
+      await page.getByRole('heading', { name: 'Overview' }).waitFor();
+    }
+  });
+
   it('searches across the output of many tasks and inside a live task', async () => {
     await open('viewer@example.com');
     await page.getByRole('link', { name: 'Search' }).click();
@@ -190,6 +243,8 @@ describe('batch grid, output search and bulk actions in Chromium', () => {
     await page.getByRole('heading', { name: 'Machine gm-7' }).waitFor();
     const summary = page.getByTestId('machine-summary');
     await summary.getByText('failed').first().waitFor();
+    // Fewer tasks than the 10,000 counted at most: every one of them.
+    await summary.getByRole('heading', { name: 'All its tasks' }).waitFor();
     const rows = page.getByTestId('machine-tasks').locator('tr[data-task]');
     await rows.first().waitFor();
     // Every task that ran there (the batch's, and the re-run's when it ran), newest first.

@@ -124,7 +124,9 @@ export interface SearchResult {
 export interface MachineSummary {
   machine: string;
   team: string;
+  /** Over the machine's newest tasks only: see `window`. */
   counts: Record<string, number>;
+  window: { maxTasks: number; counted: number; since: string | null; complete: boolean };
   recent: {
     ended: number;
     completed: number;
@@ -236,7 +238,7 @@ export const opsApi = {
       `/batches/${seg(id)}/tasks`,
     ),
   batchFailures: (id: string) =>
-    request<{ batchId: string; failed: number; groups: FailureGroup[] }>(
+    request<{ batchId: string; failed: number; grouped: number; sampled: boolean; groups: FailureGroup[] }>(
       'GET',
       `/batches/${seg(id)}/failures`,
     ),

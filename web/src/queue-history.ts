@@ -1,54 +1,58 @@
+import type { HistoryPoint } from './history-api';
 import type { QueueStats } from './types';
 
 /**
- * Queue length and wait over time, sampled in the browser from the queue
- * counts it receives (the server keeps no history of them). Kept for an hour
- * in sessionStorage, so a reload or a visit to another page does not lose it.
+ * The overview chart's points: the server's per-minute samples of the queue
+ * (GET /queue/history, kept 7 days whatever the browser did), and a live
+ * point from the event stream's queue counts at the end.
  */
-export interface QueueSample {
+export interface ChartPoint {
   t: number;
   waiting: number;
   running: number;
-  oldestWaitMs: number;
+  /** 95th percentile wait of the tasks that started then; null when none started (or live). */
+  waitP95Ms: number | null;
+  oldestWaitMs: number | null;
 }
 
-const KEY = 'rediacc.queue-samples';
-const KEEP_MS = 60 * 60 * 1000;
-const MIN_GAP_MS = 2_000;
+export const RANGES = [
+  { label: '1 h', hours: 1, step: 1 },
+  { label: '6 h', hours: 6, step: 1 },
+  { label: '24 h', hours: 24, step: 5 },
+  { label: '7 d', hours: 168, step: 30 },
+] as const;
 
-let samples: QueueSample[] = load();
-
-function load(): QueueSample[] {
-  try {
-    const raw = sessionStorage.getItem(KEY);
-    return raw === null ? [] : (JSON.parse(raw) as QueueSample[]);
-  } catch {
-    return [];
-  }
-}
-
+/** Waiting: pending and waiting out a retry delay. */
 export function waitingOf(stats: QueueStats): number {
   return Object.values(stats.pending).reduce((a, b) => a + b, 0) + stats.retrying;
 }
 
-export function addSample(stats: QueueStats, t = Date.now()): QueueSample[] {
-  const last = samples.at(-1);
-  const sample = {
-    t,
-    waiting: waitingOf(stats),
-    running: stats.running + stats.assigned,
-    oldestWaitMs: stats.oldestPendingAgeMs ?? 0,
-  };
-  if (last !== undefined && t - last.t < MIN_GAP_MS) samples[samples.length - 1] = sample;
-  else samples = [...samples.filter((s) => t - s.t <= KEEP_MS), sample];
-  try {
-    sessionStorage.setItem(KEY, JSON.stringify(samples));
-  } catch {
-    // Storage full or off: the chart still works for this page view.
+/**
+ * Server points at the end of their step (counts are taken as a minute
+ * ends), then the live counts at `now` when they are newer.
+ */
+export function chartPoints(
+  points: readonly HistoryPoint[],
+  stepMinutes: number,
+  live: QueueStats | undefined,
+  now: number,
+): ChartPoint[] {
+  const out: ChartPoint[] = points.map((p) => ({
+    t: Date.parse(p.at) + stepMinutes * 60_000,
+    waiting: p.pendingTotal + p.retrying,
+    running: p.running,
+    waitP95Ms: p.waitP95Ms,
+    oldestWaitMs: p.oldestWaitMs,
+  }));
+  const last = out.at(-1);
+  if (live !== undefined && (last === undefined || now > last.t)) {
+    out.push({
+      t: now,
+      waiting: waitingOf(live),
+      running: live.running + live.assigned + live.cancelling,
+      waitP95Ms: null,
+      oldestWaitMs: live.oldestPendingAgeMs,
+    });
   }
-  return samples;
-}
-
-export function queueSamples(): QueueSample[] {
-  return samples;
+  return out;
 }

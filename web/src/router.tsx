@@ -33,18 +33,12 @@ export function useLocation(): { path: string; query: URLSearchParams } {
   return { path: path ?? '/', query: new URLSearchParams(search) };
 }
 
+export { match } from './route-match';
+
 export interface Route {
   pattern: RegExp;
   render: (params: string[]) => ReactNode;
   title: string;
-}
-
-export function match(routes: readonly Route[], path: string): { route: Route; params: string[] } | null {
-  for (const route of routes) {
-    const m = route.pattern.exec(path);
-    if (m !== null) return { route, params: m.slice(1).map((p) => decodeURIComponent(p)) };
-  }
-  return null;
 }
 
 export function Link(props: {

@@ -7,9 +7,10 @@ import { ErrorBody, queryInt, Uuid } from '../schemas/common.js';
 import { VAULT_PREFIX } from '../task-service.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
-/** Chunks of a failed attempt's output read to find its error line, and characters kept of each. */
-const TAIL_CHUNKS = 4;
-const TAIL_CHARS = 2000;
+/** Characters read of a failed attempt's last output chunk to find its error line. */
+const TAIL_CHARS = 500;
+/** Failures grouped per answer (the first ones, in creation order); the rest are only counted. */
+const GROUP_MAX = 2_000;
 /** Tasks listed per failure group. */
 const GROUP_TASKS = 100;
 
@@ -118,13 +119,17 @@ export function batchRoutes(app: App, deps: RouteDeps): void {
     {
       config: { permission: 'task:read' },
       schema: {
-        summary: 'The failed tasks of a batch grouped by error text (their last output line, normalised)',
+        summary:
+          'The failed tasks of a batch grouped by error text (their last output line, normalised); ' +
+          'the first 2,000 failures are grouped, the rest only counted (sampled)',
         tags: ['batches'],
         params: Params,
         response: {
           200: Type.Object({
             batchId: Type.String(),
-            failed: Type.Integer(),
+            failed: Type.Integer({ description: 'failed tasks of the batch, all of them' }),
+            grouped: Type.Integer({ description: 'failed tasks in the groups: the first 2,000' }),
+            sampled: Type.Boolean({ description: 'more tasks failed than were grouped' }),
             groups: Type.Array(
               Type.Object({
                 pattern: Type.String(),
@@ -143,12 +148,18 @@ export function batchRoutes(app: App, deps: RouteDeps): void {
     async (request) => {
       const id = request.params.id.toLowerCase();
       const visible = teamsOf(request);
-      const failed = await store.insights.failedTails(id, visible, TAIL_CHUNKS, TAIL_CHARS);
-      if (failed.length === 0) {
+      const { total, tails } = await store.insights.failedTails(id, visible, GROUP_MAX, TAIL_CHARS);
+      if (total === 0) {
         const counts = await store.batchCounts(id, visible);
         if (Object.keys(counts).length === 0) throw notFound(hidden(id).code, hidden(id).message);
       }
-      return { batchId: id, failed: failed.length, groups: groupFailures(failed, GROUP_TASKS) };
+      return {
+        batchId: id,
+        failed: total,
+        grouped: tails.length,
+        sampled: tails.length < total,
+        groups: groupFailures(tails, GROUP_TASKS),
+      };
     },
   );
 

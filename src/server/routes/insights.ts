@@ -1,19 +1,26 @@
 import { type Static, Type } from 'typebox';
-import { notFound } from '../../core/errors.js';
+import { AppError, notFound } from '../../core/errors.js';
 import { HOUR_MS, iso } from '../../core/time.js';
 import { requireTeam, teamsOf } from '../auth.js';
+import { ConcurrencyLimit } from '../insights/concurrency-limit.js';
 import { matchesText, matchingLines } from '../insights/output-match.js';
 import { ErrorBody, Name, NameParams, queryInt, Uuid } from '../schemas/common.js';
 import { TaskStatusSchema } from '../schemas/task.js';
 import { type App, type RouteDeps, typed } from './deps.js';
 
-/** Most stored output one search reads: the window ends before the task that would pass it. */
-export const SEARCH_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * Searches running at once in this server process; one more is refused with
+ * 429 (each may read tens of MiB; on SQLite the reads share the one thread).
+ */
+export const SEARCH_CONCURRENCY = 2;
+const SEARCH_RETRY_AFTER_SECONDS = 2;
 const SEARCH_DEFAULT_TASKS = 200;
 const SEARCH_DEFAULT_MATCHES = 200;
 const LINES_PER_CHUNK = 5;
 /** Ended tasks a machine summary looks at. */
 const RECENT_TASKS = 100;
+/** A machine summary counts its newest tasks up to this many (one backward read of its index). */
+export const SUMMARY_WINDOW_TASKS = 10_000;
 
 const Line = Type.Object({
   chunkId: Type.Integer(),
@@ -28,6 +35,7 @@ const Line = Type.Object({
 export function insightRoutes(app: App, deps: RouteDeps): void {
   const r = typed(app);
   const { store, clock } = deps;
+  const searches = new ConcurrencyLimit(SEARCH_CONCURRENCY);
 
   r.get(
     '/output/search',
@@ -36,7 +44,8 @@ export function insightRoutes(app: App, deps: RouteDeps): void {
       schema: {
         summary:
           'Find text in the stored output of your most recent tasks (newest first, ASCII letters in any case); ' +
-          'bounded by tasks (default 200, at most 1,000) and 64 MiB of output; nextBefore continues with older tasks',
+          'bounded by tasks (default 200, at most 1,000) and 64 MiB of output (16 MiB on SQLite); ' +
+          'nextBefore continues with older tasks; at most 2 searches at once per server (429 SEARCH_BUSY)',
         tags: ['tasks'],
         querystring: Type.Object(
           {
@@ -81,72 +90,87 @@ export function insightRoutes(app: App, deps: RouteDeps): void {
             limits: Type.Object({ tasks: Type.Integer(), bytes: Type.Integer(), matches: Type.Integer() }),
           }),
           400: ErrorBody,
+          429: ErrorBody,
         },
       },
     },
-    async (request) => {
-      const q = request.query;
-      const maxTasks = queryInt(q.tasks, SEARCH_DEFAULT_TASKS);
-      const limit = queryInt(q.limit, SEARCH_DEFAULT_MATCHES);
-      const page = await store.insights.searchOutput({
-        text: q.q,
-        teams: teamsOf(request),
-        ...(q.team === undefined ? {} : { team: q.team }),
-        ...(q.machine === undefined ? {} : { machine: q.machine }),
-        ...(q.batch === undefined ? {} : { batchId: q.batch.toLowerCase() }),
-        ...(q.status === undefined ? {} : { status: q.status }),
-        ...(q.hours === undefined ? {} : { since: clock() - Number(q.hours) * HOUR_MS }),
-        ...(q.before === undefined ? {} : { beforeSeq: Number(q.before) }),
-        maxTasks,
-        maxBytes: SEARCH_MAX_BYTES,
-        limit,
-      });
-      type Found = {
-        seq: number;
-        taskId: string;
-        team: string;
-        machine: string;
-        status: string;
-        createdAt: string | null;
-        lines: Static<typeof Line>[];
-      };
-      const tasks = new Map<number, Found>();
-      for (const h of page.hits) {
-        // The store's filter may let a rare false match through (PostgreSQL's escaped bytes): confirmed here.
-        if (!matchesText(h.data, q.q)) continue;
-        let t = tasks.get(h.seq);
-        if (t === undefined) {
-          t = {
-            seq: h.seq,
-            taskId: h.taskId,
-            team: h.team,
-            machine: h.machine,
-            status: h.status,
-            createdAt: iso(h.createdAt),
-            lines: [],
-          };
-          tasks.set(h.seq, t);
-        }
-        for (const l of matchingLines(h.data, q.q, LINES_PER_CHUNK)) {
-          t.lines.push({
-            chunkId: h.chunkId,
-            attempt: h.attempt,
-            stream: h.stream,
-            at: iso(h.at) as string,
-            text: l.text,
-            column: l.at,
-          });
-        }
+    async (request, reply) => {
+      const release = searches.tryAcquire();
+      if (release === null) {
+        reply.header('retry-after', String(SEARCH_RETRY_AFTER_SECONDS));
+        throw new AppError(
+          'SEARCH_BUSY',
+          `${SEARCH_CONCURRENCY} output searches are already running on this server; try again in a moment`,
+          429,
+        );
       }
-      return {
-        q: q.q,
-        tasks: [...tasks.values()],
-        scannedTasks: page.scannedTasks,
-        scannedBytes: page.scannedBytes,
-        nextBefore: page.nextBeforeSeq,
-        truncated: page.truncated,
-        limits: { tasks: maxTasks, bytes: SEARCH_MAX_BYTES, matches: limit },
-      };
+      try {
+        const q = request.query;
+        const maxBytes = store.insights.searchMaxBytes;
+        const maxTasks = queryInt(q.tasks, SEARCH_DEFAULT_TASKS);
+        const limit = queryInt(q.limit, SEARCH_DEFAULT_MATCHES);
+        const page = await store.insights.searchOutput({
+          text: q.q,
+          teams: teamsOf(request),
+          ...(q.team === undefined ? {} : { team: q.team }),
+          ...(q.machine === undefined ? {} : { machine: q.machine }),
+          ...(q.batch === undefined ? {} : { batchId: q.batch.toLowerCase() }),
+          ...(q.status === undefined ? {} : { status: q.status }),
+          ...(q.hours === undefined ? {} : { since: clock() - Number(q.hours) * HOUR_MS }),
+          ...(q.before === undefined ? {} : { beforeSeq: Number(q.before) }),
+          maxTasks,
+          maxBytes,
+          limit,
+        });
+        type Found = {
+          seq: number;
+          taskId: string;
+          team: string;
+          machine: string;
+          status: string;
+          createdAt: string | null;
+          lines: Static<typeof Line>[];
+        };
+        const tasks = new Map<number, Found>();
+        for (const h of page.hits) {
+          // The store's filter may let a rare false match through (PostgreSQL's escaped bytes): confirmed here.
+          if (!matchesText(h.data, q.q)) continue;
+          let t = tasks.get(h.seq);
+          if (t === undefined) {
+            t = {
+              seq: h.seq,
+              taskId: h.taskId,
+              team: h.team,
+              machine: h.machine,
+              status: h.status,
+              createdAt: iso(h.createdAt),
+              lines: [],
+            };
+            tasks.set(h.seq, t);
+          }
+          for (const l of matchingLines(h.data, q.q, LINES_PER_CHUNK)) {
+            t.lines.push({
+              chunkId: h.chunkId,
+              attempt: h.attempt,
+              stream: h.stream,
+              at: iso(h.at) as string,
+              text: l.text,
+              column: l.at,
+            });
+          }
+        }
+        return {
+          q: q.q,
+          tasks: [...tasks.values()],
+          scannedTasks: page.scannedTasks,
+          scannedBytes: page.scannedBytes,
+          nextBefore: page.nextBeforeSeq,
+          truncated: page.truncated,
+          limits: { tasks: maxTasks, bytes: maxBytes, matches: limit },
+        };
+      } finally {
+        release();
+      }
     },
   );
 
@@ -156,14 +180,25 @@ export function insightRoutes(app: App, deps: RouteDeps): void {
       config: { permission: 'task:read' },
       schema: {
         summary:
-          'How tasks went on a machine: counts per status, and success rate and run times of its last 100 ended tasks',
+          'How tasks went on a machine: counts per status of its last 10,000 tasks (window), and success rate ' +
+          'and run times of its last 100 ended tasks',
         tags: ['machines'],
         params: NameParams,
         response: {
           200: Type.Object({
             machine: Type.String(),
             team: Type.String(),
-            counts: Type.Record(Type.String(), Type.Integer()),
+            counts: Type.Record(Type.String(), Type.Integer(), {
+              description: 'per status, over the tasks in window only',
+            }),
+            window: Type.Object({
+              maxTasks: Type.Integer({ description: 'the newest tasks of the machine counted, at most' }),
+              counted: Type.Integer(),
+              since: Type.Union([Type.String(), Type.Null()], {
+                description: 'when the oldest counted task was created',
+              }),
+              complete: Type.Boolean({ description: 'every task the machine ever had is counted' }),
+            }),
             recent: Type.Object({
               ended: Type.Integer(),
               completed: Type.Integer(),
@@ -186,7 +221,7 @@ export function insightRoutes(app: App, deps: RouteDeps): void {
       const gone = { code: 'MACHINE_NOT_FOUND', message: `machine '${name}' does not exist` };
       if (m === null) throw notFound(gone.code, gone.message);
       requireTeam(request, m.team, 'viewer', gone);
-      const s = await store.insights.machineTaskSummary(name, m.team, RECENT_TASKS);
+      const s = await store.insights.machineTaskSummary(name, m.team, RECENT_TASKS, SUMMARY_WINDOW_TASKS);
       const runs = s.recent
         .filter((t) => t.status === 'completed' && t.startedAt !== null && t.finishedAt !== null)
         .map((t) => (t.finishedAt as number) - (t.startedAt as number))
@@ -197,6 +232,12 @@ export function insightRoutes(app: App, deps: RouteDeps): void {
         machine: name,
         team: m.team,
         counts: s.counts as Record<string, number>,
+        window: {
+          maxTasks: SUMMARY_WINDOW_TASKS,
+          counted: s.counted,
+          since: iso(s.countedSince),
+          complete: s.counted < SUMMARY_WINDOW_TASKS,
+        },
         recent: {
           ended: s.recent.length,
           completed: count('completed'),

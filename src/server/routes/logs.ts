@@ -1,8 +1,9 @@
 import { Type } from 'typebox';
 import { FINAL_STATUSES, type TaskStatus } from '../../core/types.js';
 import type { OutputChunk } from '../../store/store.js';
-import { requireTeam } from '../auth.js';
+import { reauthenticate, requireTeam } from '../auth.js';
 import type { BusEvent } from '../bus.js';
+import { allows, teamAccess } from '../permissions.js';
 import { presentChunk, presentTask } from '../present.js';
 import { ErrorBody, queryBool, queryInt, TaskParams } from '../schemas/common.js';
 import { LogsQuery, OutputChunkOut } from '../schemas/task.js';
@@ -10,9 +11,11 @@ import { type App, type RouteDeps, typed } from './deps.js';
 
 const PAGE = 500;
 const KEEPALIVE_MS = 15_000;
+/** A followed stream checks its caller's token or session, and team, again this often. */
+const RECHECK_MS = 10_000;
 
 export function logRoutes(app: App, deps: RouteDeps): void {
-  const { store, service, bus } = deps;
+  const { store, service, bus, clock } = deps;
   typed(app).get(
     '/tasks/:id/logs',
     {
@@ -85,6 +88,21 @@ export function logRoutes(app: App, deps: RouteDeps): void {
         closed = true;
         wake?.();
       });
+      // The stream outlives the check at the door: a revoked token, an ended session, a disabled
+      // user or a lost membership ends it here too (without `end`; asking again is refused).
+      let refused = false;
+      const recheck = setInterval(() => {
+        void (async () => {
+          try {
+            const p = await reauthenticate(request, store, clock());
+            if (p !== null && allows(p, 'task:read') && teamAccess(p, task.team, 'viewer') === 'ok') return;
+            refused = true;
+            wake?.();
+          } catch (err) {
+            request.log.warn({ err, task: taskId }, 'log follow could not check its caller again');
+          }
+        })();
+      }, RECHECK_MS);
       const keepalive = setInterval(() => raw.write(': keep-alive\n\n'), KEEPALIVE_MS);
       const drainStored = async () => {
         for (;;) {
@@ -97,7 +115,7 @@ export function logRoutes(app: App, deps: RouteDeps): void {
         await drainStored();
         let status: TaskStatus = task.status;
         send('status', { status });
-        while (!closed && !FINAL_STATUSES.includes(status)) {
+        while (!closed && !refused && !FINAL_STATUSES.includes(status)) {
           if (queue.length === 0) {
             await new Promise<void>((resolve) => {
               wake = resolve;
@@ -105,6 +123,7 @@ export function logRoutes(app: App, deps: RouteDeps): void {
             });
             wake = null;
           }
+          if (closed || refused) break;
           // Events only wake the stream; the store is the source of truth, so
           // output that arrived through another replica is not missed.
           for (const e of queue.splice(0)) {
@@ -117,7 +136,7 @@ export function logRoutes(app: App, deps: RouteDeps): void {
           // A missed status event is caught by re-reading the task now and then.
           if (!FINAL_STATUSES.includes(status)) status = (await service.get(taskId)).status;
         }
-        if (!closed) {
+        if (!closed && !refused) {
           await drainStored();
           send('end', presentTask(await service.get(taskId)));
         }
@@ -126,6 +145,7 @@ export function logRoutes(app: App, deps: RouteDeps): void {
       } finally {
         off();
         clearInterval(keepalive);
+        clearInterval(recheck);
         raw.end();
       }
     },

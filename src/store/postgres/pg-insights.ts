@@ -2,6 +2,7 @@ import type { OutputStream, TaskStatus } from '../../core/types.js';
 import {
   type BatchCountRow,
   cutToBudget,
+  OUTPUT_CAP_NOTE,
   type RerunRow,
   summariseBatchRows,
   toRerunSource,
@@ -23,6 +24,9 @@ const teamList = (teams: ReadonlySet<string> | null) => (teams === null ? null :
 
 /** The dashboard's operator reads on PostgreSQL (see InsightStore). */
 export class PgInsights implements InsightStore {
+  /** Most stored output one search reads (it runs on the database, not in the server's thread). */
+  readonly searchMaxBytes = 64 * 1024 * 1024;
+
   constructor(private readonly db: PgDb) {}
 
   async listBatches(f: {
@@ -63,56 +67,56 @@ export class PgInsights implements InsightStore {
   async failedTails(
     batchId: string,
     teams: ReadonlySet<string> | null,
-    tailChunks: number,
+    maxTasks: number,
     tailChars: number,
-  ): Promise<FailedTail[]> {
-    if (teams !== null && teams.size === 0) return [];
-    // One indexed look-up per failed task (LATERAL … LIMIT over output_by_task), newest chunks first.
-    const rows = await this.db.rows<{
-      seq: number;
-      taskId: string;
-      machine: string;
-      team: string;
-      exitCode: number | null;
-      signal: string | null;
-      reason: string | null;
-      archive: string | null;
-      id: number | null;
-      stream: OutputStream | null;
-      data: Buffer | null;
-    }>(
-      `SELECT t.seq, t.task_id AS "taskId", t.machine_name AS machine, tm.name AS team, t.exit_code AS "exitCode",
-         t.signal, t.reason, t.output_archive AS archive, c.id, c.stream,
-         substring(c.data FROM greatest(1, length(c.data) - $4 + 1)) AS data
-       FROM tasks t JOIN teams tm ON tm.id = t.team_id
-       LEFT JOIN LATERAL (
-         SELECT o.id, o.stream, o.data FROM output_chunks o
-         WHERE o.task_seq = t.seq AND o.attempt = t.attempts ORDER BY o.id DESC LIMIT $3
-       ) c ON true
-       WHERE t.batch_id = $1 AND t.status = 'failed' AND ($2::text[] IS NULL OR tm.name = ANY($2::text[]))
-       ORDER BY t.seq, c.id`,
-      [batchId, teamList(teams), tailChunks, tailChars],
-    );
-    const out = new Map<number, FailedTail>();
-    for (const r of rows) {
-      let t = out.get(r.seq);
-      if (t === undefined) {
-        t = {
-          taskId: r.taskId,
-          machine: r.machine,
-          team: r.team,
-          exitCode: r.exitCode,
-          signal: r.signal,
-          reason: r.reason,
-          archived: r.archive !== null,
-          tail: [],
-        };
-        out.set(r.seq, t);
-      }
-      if (r.stream !== null && r.data !== null)
-        t.tail.push({ stream: r.stream, data: r.data.toString('utf8') });
-    }
-    return [...out.values()];
+  ): Promise<{ total: number; tails: FailedTail[] }> {
+    if (teams !== null && teams.size === 0) return { total: 0, tails: [] };
+    const failed = `FROM tasks t JOIN teams tm ON tm.id = t.team_id
+       WHERE t.batch_id = $1 AND t.status = 'failed' AND ($2::text[] IS NULL OR tm.name = ANY($2::text[]))`;
+    return this.db.tx(async (db) => {
+      const [count] = await db.rows<{ n: string }>(`SELECT COUNT(*) AS n ${failed}`, [
+        batchId,
+        teamList(teams),
+      ]);
+      // One indexed look-up of one chunk per listed task (LATERAL … LIMIT 1 over output_by_task).
+      const rows = await db.rows<{
+        taskId: string;
+        machine: string;
+        team: string;
+        exitCode: number | null;
+        signal: string | null;
+        reason: string | null;
+        archive: string | null;
+        stream: OutputStream | null;
+        data: Buffer | null;
+      }>(
+        `WITH f AS (
+           SELECT t.seq, t.attempts, t.task_id, t.machine_name, tm.name AS team, t.exit_code, t.signal,
+             t.reason, t.output_archive ${failed} ORDER BY t.seq LIMIT $3)
+         SELECT f.task_id AS "taskId", f.machine_name AS machine, f.team, f.exit_code AS "exitCode",
+           f.signal, f.reason, f.output_archive AS archive, c.stream,
+           substring(c.data FROM greatest(1, length(c.data) - $4 + 1)) AS data
+         FROM f LEFT JOIN LATERAL (
+           SELECT o.stream, o.data FROM output_chunks o
+           WHERE o.task_seq = f.seq AND o.attempt = f.attempts AND NOT (o.stream = 'system' AND o.data = $5)
+           ORDER BY o.id DESC LIMIT 1
+         ) c ON true
+         ORDER BY f.seq`,
+        [batchId, teamList(teams), maxTasks, tailChars, Buffer.from(OUTPUT_CAP_NOTE, 'utf8')],
+      );
+      const tails = rows.map((r) => ({
+        taskId: r.taskId,
+        machine: r.machine,
+        team: r.team,
+        exitCode: r.exitCode,
+        signal: r.signal,
+        reason: r.reason,
+        archived: r.archive !== null,
+        tail:
+          r.stream === null || r.data === null ? [] : [{ stream: r.stream, data: r.data.toString('utf8') }],
+      }));
+      return { total: Number(count?.n ?? 0), tails };
+    });
   }
 
   async failedInputs(batchId: string, teams: ReadonlySet<string> | null): Promise<RerunSource[]> {
@@ -177,13 +181,22 @@ export class PgInsights implements InsightStore {
     });
   }
 
-  async machineTaskSummary(machine: string, team: string, recent: number): Promise<MachineTaskSummary> {
+  async machineTaskSummary(
+    machine: string,
+    team: string,
+    recent: number,
+    windowTasks: number,
+  ): Promise<MachineTaskSummary> {
     return this.db.tx(async (db) => {
       const counts: Partial<Record<TaskStatus, number>> = {};
-      const rows = await db.rows<{ status: TaskStatus; n: number }>(
-        `SELECT t.status, COUNT(*) AS n FROM tasks t JOIN teams tm ON tm.id = t.team_id
-         WHERE t.machine_name = $1 AND tm.name = $2 GROUP BY t.status`,
-        [machine, team],
+      // The machine's newest tasks through tasks_machine (machine_name, seq), read backwards.
+      const rows = await db.rows<{ status: TaskStatus; n: string; since: string }>(
+        `SELECT w.status, COUNT(*) AS n, MIN(w.created_at) AS since FROM (
+           SELECT t.status, t.created_at FROM tasks t
+           WHERE t.machine_name = $1 AND t.team_id = (SELECT id FROM teams WHERE name = $2)
+           ORDER BY t.seq DESC LIMIT $3) w
+         GROUP BY w.status`,
+        [machine, team, windowTasks],
       );
       for (const r of rows) counts[r.status] = Number(r.n);
       const last = await db.rows<MachineTaskSummary['recent'][number]>(
@@ -193,7 +206,12 @@ export class PgInsights implements InsightStore {
          WHERE t.machine_name = $1 AND tm.name = $2 AND t.finished_at IS NOT NULL ORDER BY t.seq DESC LIMIT $3`,
         [machine, team, recent],
       );
-      return { counts, recent: last };
+      return {
+        counts,
+        counted: rows.reduce((a, r) => a + Number(r.n), 0),
+        countedSince: rows.length === 0 ? null : Math.min(...rows.map((r) => Number(r.since))),
+        recent: last,
+      };
     });
   }
 }

@@ -1,3 +1,4 @@
+import { PG_HISTORY_MIGRATION } from '../history-migration.js';
 import { TOKEN_SCOPE_MIGRATION } from '../token-scope-migration.js';
 import { LOCK_SPACE, LOCKS, type PgDb } from './pg-connection.js';
 import { NOTIFY_MIGRATION_PG } from './pg-migration-notify.js';
@@ -326,6 +327,7 @@ CREATE INDEX tasks_by_claim ON tasks(bridge_id, claim_id) WHERE status = 'assign
   PG_SCHEDULES_MIGRATION,
   { id: 9, name: 'web sessions', sql: PG_WEB_MIGRATION },
   TOKEN_SCOPE_MIGRATION,
+  PG_HISTORY_MIGRATION,
 ];
 
 /**

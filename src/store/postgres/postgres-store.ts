@@ -33,6 +33,7 @@ import type {
 import { PgAudit } from './pg-audit.js';
 import { PgDb, type PgPoolOptions } from './pg-connection.js';
 import { PgFleet } from './pg-fleet.js';
+import { PgHistory } from './pg-history.js';
 import { PgIdentity } from './pg-identity.js';
 import { PgInsights } from './pg-insights.js';
 import { ensureRegion, PgMachines } from './pg-machines.js';
@@ -65,6 +66,7 @@ export class PostgresStore implements Store {
   readonly schedules: PgSchedules;
   readonly web: PgWeb;
   readonly insights: PgInsights;
+  readonly history: PgHistory;
   private readonly db: PgDb;
   private readonly queue: PgQueue;
   private readonly reads: PgReads;
@@ -84,6 +86,7 @@ export class PostgresStore implements Store {
     this.schedules = new PgSchedules(this.db);
     this.web = new PgWeb(this.db);
     this.insights = new PgInsights(this.db);
+    this.history = new PgHistory(this.db);
   }
 
   async migrate(): Promise<void> {

@@ -1,3 +1,4 @@
+import { SQLITE_HISTORY_MIGRATION } from '../history-migration.js';
 import { TOKEN_SCOPE_MIGRATION } from '../token-scope-migration.js';
 import { NOTIFY_MIGRATION_SQLITE } from './migration-notify.js';
 import { SQLITE_SCHEDULES_MIGRATION } from './schedules-migration.js';
@@ -308,4 +309,5 @@ CREATE INDEX tasks_by_claim ON tasks(bridge_id, claim_id) WHERE status = 'assign
   SQLITE_SCHEDULES_MIGRATION,
   { id: 9, name: 'web sessions', sql: SQLITE_WEB_MIGRATION },
   TOKEN_SCOPE_MIGRATION,
+  SQLITE_HISTORY_MIGRATION,
 ];

@@ -45,6 +45,7 @@ import {
 } from './rows.js';
 import { SqliteAudit } from './sqlite-audit.js';
 import { SqliteFleet } from './sqlite-fleet.js';
+import { SqliteHistory } from './sqlite-history.js';
 import { SqliteIdentity } from './sqlite-identity.js';
 import { SqliteInsights } from './sqlite-insights.js';
 import { SqliteMachines } from './sqlite-machines.js';
@@ -69,6 +70,7 @@ export class SqliteStore implements Store {
   readonly schedules: SqliteSchedules;
   readonly web: SqliteWeb;
   readonly insights: SqliteInsights;
+  readonly history: SqliteHistory;
   private readonly db: Db;
   private readonly st: Statements;
   private readonly queue: SqliteQueue;
@@ -87,6 +89,7 @@ export class SqliteStore implements Store {
     this.schedules = new SqliteSchedules(this.st);
     this.web = new SqliteWeb(this.st);
     this.insights = new SqliteInsights(this.st);
+    this.history = new SqliteHistory(this.st);
   }
 
   async migrate(): Promise<void> {

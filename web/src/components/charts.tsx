@@ -52,15 +52,17 @@ export function LineChart({
   series,
   height = 160,
   label,
+  empty = 'Collecting samples: the chart fills in while this page is open.',
 }: {
   series: Series[];
   height?: number;
   label: string;
+  /** Said instead of the chart while the first series has fewer than two points. */
+  empty?: string;
 }) {
   const width = 600;
   const all = series.flatMap((s) => s.points);
-  if ((series[0]?.points.length ?? 0) < 2)
-    return <p className="muted">Collecting samples: the chart fills in while this page is open.</p>;
+  if ((series[0]?.points.length ?? 0) < 2) return <p className="muted">{empty}</p>;
   const t0 = Math.min(...all.map((p) => p.t));
   const t1 = Math.max(...all.map((p) => p.t), t0 + 1);
   const pad = 4;
@@ -95,12 +97,21 @@ export function LineChart({
           const top = Math.max(...s.points.map((p) => p.v));
           return (
             <span key={s.name} className={`legend ${s.className}`}>
-              {s.name}: {last === undefined ? '—' : s.format(last.v)} now, {s.format(top)} max
+              {s.name}: {last === undefined ? '—' : s.format(last.v)} now,{' '}
+              {last === undefined ? '—' : s.format(top)} max
             </span>
           );
         })}
-        <span className="muted"> · {Math.round((t1 - t0) / 60_000)} min shown</span>
+        <span className="muted"> · {shown(t1 - t0)} shown</span>
       </figcaption>
     </figure>
   );
+}
+
+/** "45 min", "6 h", "7 d". */
+function shown(ms: number): string {
+  const min = Math.round(ms / 60_000);
+  if (min < 120) return `${min} min`;
+  const h = Math.round(min / 60);
+  return h < 48 ? `${h} h` : `${Math.round(h / 24)} d`;
 }

@@ -1,4 +1,4 @@
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { FINAL_STATUSES, TASK_STATUSES } from '../../../src/core/types';
 import { ApiError } from '../api';
 import { useAuth } from '../auth';
@@ -19,6 +19,12 @@ const GRID_HEIGHT = 520;
 const GROUP_MACHINES_SHOWN = 12;
 /** A batch this large is re-read every few seconds rather than on every change hint (each read is all its rows). */
 const BIG_BATCH = 2000;
+/**
+ * The failure groups are read again at most this often while the batch runs (each read looks at
+ * up to 2,000 failures' output), and only when the grid's failed count differs from theirs.
+ */
+const FAILURES_EVERY_MS = 30_000;
+const FAILURES_SAFETY_MS = 300_000;
 
 /** One batch: a per-machine result grid (failures first, windowed), failures grouped by error text, re-run. */
 export default function Batch({ id }: { id: string }) {
@@ -36,7 +42,15 @@ export default function Batch({ id }: { id: string }) {
     done ? { pollMs: 60_000 } : big ? { pollMs: 5_000 } : { on: ['tasks'], pollMs: 5_000 },
   );
   const failedCount = grid.data?.counts.failed ?? 0;
-  const failures = useLive(() => opsApi.batchFailures(id), [id, failedCount], { pollMs: 60_000 });
+  const failures = useLive(() => opsApi.batchFailures(id), [id], { pollMs: FAILURES_SAFETY_MS });
+  const behind =
+    grid.data !== undefined && failures.data !== undefined && failures.data.failed !== failedCount;
+  const { updatedAt: failuresAt, reload: reloadFailures } = failures;
+  useEffect(() => {
+    if (!behind) return;
+    const timer = setTimeout(reloadFailures, Math.max(0, (failuresAt ?? 0) + FAILURES_EVERY_MS - Date.now()));
+    return () => clearTimeout(timer);
+  }, [behind, failuresAt, reloadFailures]);
   const [status, setStatus] = useState('');
   const [text, setText] = useState('');
   const sorted = useMemo(() => sortFailuresFirst(grid.data?.tasks ?? []), [grid.data]);
@@ -77,6 +91,18 @@ export default function Batch({ id }: { id: string }) {
       <section aria-labelledby="groups-h">
         <h2 id="groups-h">Failures by error text</h2>
         <ErrorNote error={failures.error} />
+        {failures.data?.sampled === true ? (
+          <p className="muted small" data-testid="failures-sampled">
+            The first {failures.data.grouped} of {failures.data.failed} failures, grouped; the rest are
+            counted in the grid.
+          </p>
+        ) : null}
+        {failures.data !== undefined && failures.data.failed !== failedCount ? (
+          <p className="muted small" data-testid="failures-behind">
+            The groups hold {failures.data.failed} of {failedCount} failures so far; they are read again at
+            most every {FAILURES_EVERY_MS / 1000} s.
+          </p>
+        ) : null}
         {failures.data === undefined ? null : failures.data.groups.length === 0 ? (
           <p className="muted">No failures{done ? '' : ' so far'}.</p>
         ) : (

@@ -8,9 +8,12 @@ import { useLive } from '../live';
 import { opsApi } from '../ops-api';
 import { Link } from '../router';
 
+const SUMMARY_EVERY_MS = 30_000;
+
 /** A machine's own history: every task that ran there and how it went, newest first, page by page. */
 export default function MachineHistory({ name }: { name: string }) {
-  const summary = useLive(() => opsApi.machineSummary(name), [name], { on: ['tasks'], pollMs: 10_000 });
+  // Counted over the machine's newest 10,000 tasks: refreshed on a timer, not on every change hint.
+  const summary = useLive(() => opsApi.machineSummary(name), [name], { pollMs: SUMMARY_EVERY_MS });
   const [before, setBefore] = useState<number[]>([]);
   const cursor = before.at(-1);
   const tasks = useLive(() => opsApi.machineTasks(name, cursor), [name, cursor], {
@@ -46,9 +49,16 @@ export default function MachineHistory({ name }: { name: string }) {
       {s === undefined ? null : (
         <div className="cards" data-testid="machine-summary">
           <div className="card">
-            <h2>All its tasks</h2>
+            <h2>
+              {s.window.complete ? 'All its tasks' : `Its last ${s.window.counted.toLocaleString()} tasks`}
+            </h2>
             <p className="big">{total}</p>
             <CountsBar counts={s.counts} total={total} />
+            {s.window.complete ? null : (
+              <p className="small" data-testid="summary-window">
+                since {ago(s.window.since)}; older tasks are not counted
+              </p>
+            )}
           </div>
           <div className="card">
             <h2>Last {s.recent.ended} ended</h2>

@@ -1,11 +1,10 @@
-import { useEffect, useState } from 'react';
 import { api } from '../api';
-import { LineChart } from '../components/charts';
 import { Freshness } from '../components/freshness';
+import { QueueHistoryChart } from '../components/queue-history-chart';
 import { ErrorNote } from '../components/status';
 import { duration } from '../format';
 import { useLive } from '../live';
-import { addSample, type QueueSample, queueSamples, waitingOf } from '../queue-history';
+import { waitingOf } from '../queue-history';
 import { Link } from '../router';
 import type { QueueStats } from '../types';
 
@@ -16,10 +15,8 @@ const PRIORITIES = [
   [4, 'background'],
   [5, 'low'],
 ] as const;
-const SAMPLE_EVERY_MS = 10_000;
 
 export default function Overview() {
-  const [samples, setSamples] = useState<QueueSample[]>(queueSamples());
   const queue = useLive<QueueStats>(() => api.queueStats(), [], {
     on: ['queue'],
     fromEvent: (_e, d) => (d as { stats: QueueStats }).stats,
@@ -29,13 +26,6 @@ export default function Overview() {
   const bridges = useLive(() => api.bridges(), [], { pollMs: 15_000 });
 
   const stats = queue.data;
-  useEffect(() => {
-    if (stats === undefined) return;
-    setSamples([...addSample(stats)]);
-    // A quiet queue sends no events: keep the chart's time moving.
-    const timer = setInterval(() => setSamples([...addSample(stats)]), SAMPLE_EVERY_MS);
-    return () => clearInterval(timer);
-  }, [stats]);
 
   const online = machines.data?.filter((m) => m.status === 'online').length ?? 0;
   const offline = machines.data?.filter((m) => m.status === 'offline').length ?? 0;
@@ -105,30 +95,7 @@ export default function Overview() {
 
       <section aria-labelledby="chart-h">
         <h2 id="chart-h">Queue over time</h2>
-        <LineChart
-          label="Waiting tasks and the oldest wait over time"
-          series={[
-            {
-              name: 'waiting tasks',
-              className: 's-waiting',
-              points: samples.map((s) => ({ t: s.t, v: s.waiting })),
-              format: (v) => String(v),
-            },
-            {
-              name: 'running',
-              className: 's-running',
-              points: samples.map((s) => ({ t: s.t, v: s.running })),
-              format: (v) => String(v),
-            },
-            {
-              name: 'oldest wait',
-              className: 's-wait',
-              points: samples.map((s) => ({ t: s.t, v: s.oldestWaitMs })),
-              format: (v) => duration(v),
-            },
-          ]}
-        />
-        <p className="muted small">Sampled in this browser from the live queue counts (kept for an hour).</p>
+        <QueueHistoryChart live={stats} />
       </section>
 
       <section aria-labelledby="busy-h">

@@ -4,6 +4,7 @@ import { ApiError, api } from '../api';
 import { useAuth } from '../auth';
 import { OutputFind } from '../components/ops-output-find';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
+import { UsualNote } from '../components/usual-run';
 import { between, bytes, clock, duration } from '../format';
 import { useLive, useNow } from '../live';
 import { segments, useTaskOutput } from '../output-stream';
@@ -100,6 +101,11 @@ export default function TaskDetail({ id }: { id: string }) {
           {clock(t.createdAt)} by {t.createdBy ?? 'unknown'}
         </Fact>
         <Fact label="Ran for">{between(t.startedAt, t.finishedAt, now)}</Fact>
+        {t.machine === null ? null : (
+          <Fact label="Compared with earlier runs">
+            <UsualNote taskId={t.taskId} status={t.status} />
+          </Fact>
+        )}
         <Fact label="Result">
           {t.exitCode === null && t.signal === null && t.reason === null
             ? '—'

@@ -6,6 +6,7 @@ import { Field } from '../components/field';
 import { Freshness } from '../components/freshness';
 import { BulkActions, SelectAllHeader, SelectCell, useTaskSelection } from '../components/ops-bulk-actions';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
+import { UsualBadge, useUsualRuns } from '../components/usual-run';
 import { ago, shortId } from '../format';
 import { useLive } from '../live';
 import { can } from '../permissions';
@@ -57,6 +58,7 @@ export default function Tasks() {
   const tasks = list.data ?? [];
   const last = tasks.at(-1);
   const selection = useTaskSelection(tasks);
+  const usual = useUsualRuns(tasks);
 
   return (
     <>
@@ -174,6 +176,7 @@ export default function Tasks() {
                 </td>
                 <td>
                   <StatusBadge status={t.status} />
+                  {t.status === 'running' ? <UsualBadge fetched={usual.get(t.taskId)} /> : null}
                 </td>
                 <td>
                   <PriorityBadge priority={t.priority} />
