@@ -109,6 +109,54 @@ describe.each(STORES)('%s store', (kind) => {
       expect(await t.store.listAlerts({ limit: 10 })).toEqual([]);
     });
 
+    it('ends many attempts in one report: each by its own policy, a repeated result once', async () => {
+      await t.machine('big', 100);
+      const ok = await Promise.all(Array.from({ length: 30 }, () => t.add('big')));
+      const retry = await Promise.all(
+        Array.from({ length: 10 }, () => t.add('big', { retryCount: 1, retryDelaySeconds: 5 })),
+      );
+      const alert = await t.add('big', { failureAction: 'alert' });
+      const claimed = await t.store.claim(claimRequest(T0, { max: 100 }));
+      expect(claimed).toHaveLength(41);
+      await t.report(T0 + 1, { started: claimed.map((a) => ({ taskId: a.taskId, attempt: 1, at: T0 + 1 })) });
+      const out = await t.report(T0 + 5, {
+        results: [
+          ...ok.map((id) => result(id, 1, T0 + 5, 0)),
+          ...retry.map((id) => result(id, 1, T0 + 5, 2)),
+          result(alert, 1, T0 + 5, 7),
+          // The same result again in the same report: counted once.
+          result(ok[0] as string, 1, T0 + 6, 1),
+        ],
+      });
+      expect(out.changes.alerts).toBe(1);
+      expect(out.changes.tasks).toHaveLength(41);
+      expect(await t.store.getTask(ok[0] as string)).toMatchObject({
+        status: 'completed',
+        exitCode: 0,
+        finishedAt: T0 + 5,
+      });
+      expect(await t.store.getTask(retry[3] as string)).toMatchObject({
+        status: 'retrying',
+        exitCode: 2,
+        retryAt: T0 + 5 + 5_000,
+        finishedAt: null,
+      });
+      expect(await t.store.getTask(alert)).toMatchObject({
+        status: 'failed',
+        exitCode: 7,
+        reason: 'EXIT_NONZERO',
+      });
+      expect((await t.store.getAttempts(retry[0] as string))[0]).toMatchObject({
+        status: 'failed',
+        exitCode: 2,
+      });
+      const stats = await t.store.queueStats(T0 + 5);
+      expect({ running: stats.running, retrying: stats.retrying }).toEqual({ running: 0, retrying: 10 });
+      expect(await t.store.getMachine('big')).toMatchObject({ running: 0, pending: 0 });
+      const runs = (out.changes as { attempts?: { ended?: { runMs: number | null } }[] }).attempts ?? [];
+      expect(runs.filter((a) => a.ended?.runMs === 4)).toHaveLength(41);
+    });
+
     it('a repeated result for an ended attempt changes nothing', async () => {
       const id = await t.add('m1', { failureAction: 'alert' });
       await claimAndStart(T0);

@@ -1,5 +1,5 @@
 import type { FailureReason, TaskStatus } from '../../core/types.js';
-import { type AttemptEnd, outcomeOfAttempt } from '../../scheduler/transitions.js';
+import { type AttemptEnd, outcomeOfAttempt, type TaskOutcome } from '../../scheduler/transitions.js';
 import { noteAttempt } from '../attempt-events.js';
 import { CounterDelta, MachineDelta } from '../counters.js';
 import type { TransitionSummary } from '../store.js';
@@ -114,16 +114,9 @@ export async function flush(q: Q, ch: Changes): Promise<void> {
   }
 }
 
-/** Ends the current attempt of a locked task: retry policy, alerts, rolling-batch limits. */
-export async function endAttempt(
-  q: Q,
-  row: LiveRow,
-  end: AttemptEnd,
-  at: number,
-  ch: Changes,
-  random?: () => number,
-): Promise<void> {
-  const out = outcomeOfAttempt(
+/** What the task becomes as its current attempt ends (retry policy). */
+export function outcomeOf(row: LiveRow, end: AttemptEnd, at: number, random?: () => number): TaskOutcome {
+  return outcomeOfAttempt(
     row.status,
     {
       attempt: row.attempts,
@@ -136,6 +129,53 @@ export async function endAttempt(
     at,
     random,
   );
+}
+
+/** The alerts an ended attempt raises: a host key mismatch, a final failure with failureAction alert. */
+export async function alertsAfter(
+  q: Q,
+  row: LiveRow,
+  out: TaskOutcome,
+  end: AttemptEnd,
+  at: number,
+  ch: Changes,
+): Promise<void> {
+  const alert = `INSERT INTO alerts (team_id, kind, task_id, machine_name, message, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6)`;
+  if (out.reason === 'HOST_KEY_MISMATCH') {
+    await q.run(alert, [
+      row.team_id,
+      'host_key_mismatch',
+      row.task_id,
+      row.machine_name,
+      `machine ${row.machine_name} presented a host key other than the pinned one; nothing ran`,
+      at,
+    ]);
+    ch.summary.alerts += 1;
+  }
+  if (out.alert) {
+    await q.run(alert, [
+      row.team_id,
+      'task_failed',
+      row.task_id,
+      row.machine_name,
+      failureMessage(row, out.reason, end),
+      at,
+    ]);
+    ch.summary.alerts += 1;
+  }
+}
+
+/** Ends the current attempt of a locked task: retry policy, alerts, rolling-batch limits. */
+export async function endAttempt(
+  q: Q,
+  row: LiveRow,
+  end: AttemptEnd,
+  at: number,
+  ch: Changes,
+  random?: () => number,
+): Promise<void> {
+  const out = outcomeOf(row, end, at, random);
   const final = out.status !== 'retrying';
   const ended = await q.one<{ started_at: number | null }>(
     `WITH a AS (
@@ -166,30 +206,7 @@ export async function endAttempt(
       runMs: startedAt === null ? null : Math.max(0, at - startedAt),
     },
   });
-  const alert = `INSERT INTO alerts (team_id, kind, task_id, machine_name, message, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6)`;
-  if (out.reason === 'HOST_KEY_MISMATCH') {
-    await q.run(alert, [
-      row.team_id,
-      'host_key_mismatch',
-      row.task_id,
-      row.machine_name,
-      `machine ${row.machine_name} presented a host key other than the pinned one; nothing ran`,
-      at,
-    ]);
-    ch.summary.alerts += 1;
-  }
-  if (out.alert) {
-    await q.run(alert, [
-      row.team_id,
-      'task_failed',
-      row.task_id,
-      row.machine_name,
-      failureMessage(row, out.reason, end),
-      at,
-    ]);
-    ch.summary.alerts += 1;
-  }
+  await alertsAfter(q, row, out, end, at, ch);
   const halted =
     row.batch_id !== null && (await batchAttemptEnded(q, row.batch_id, out.status === 'failed', at, ch));
   if (halted && out.status === 'retrying') {

@@ -2,8 +2,9 @@ import { notFound } from '../../core/errors.js';
 import type { OutputStream } from '../../core/types.js';
 import { noteAttempt } from '../attempt-events.js';
 import type { BridgeReport, OutputChunk, ReportOutcome } from '../store.js';
-import { Changes, cancelsById, endAttempt, flush, LIVE_SELECT, type LiveRow } from './pg-changes.js';
+import { Changes, cancelsById, flush, LIVE_SELECT, type LiveRow } from './pg-changes.js';
 import type { Q } from './pg-connection.js';
+import { type Ending, endAttempts } from './pg-end-attempts.js';
 
 const CAP_MARKER = '\n[rediacc: output cap reached; further output of this task is discarded]\n';
 
@@ -74,12 +75,15 @@ export async function report(q: Q, r: BridgeReport): Promise<ReportOutcome> {
 
   const stored = await storeOutput(q, r, ours);
 
+  // Results in one go; a result repeated in the report counts once, its first.
+  const endings = new Map<number, Ending>();
   for (const res of r.results) {
     const row = ours(res.taskId, res.attempt);
-    if (row === null) continue;
-    await endAttempt(q, row, res, res.at, ch, r.random);
-    ch.bridgeRunning(bridge.id, -1);
+    if (row === null || endings.has(row.seq)) continue;
+    endings.set(row.seq, { row, end: res, at: res.at });
   }
+  await endAttempts(q, [...endings.values()], ch, r.random);
+  ch.bridgeRunning(bridge.id, -endings.size);
 
   const cancel: { taskId: string; attempt: number }[] = [];
   if (r.running.length > 0) {
