@@ -5,6 +5,9 @@ import type { Logger } from 'pino';
 import { DAY_MS } from '../core/time.js';
 import type { OutputChunk, Store } from '../store/store.js';
 
+/** How long a create's Idempotency-Key is remembered (a client retries within minutes, not weeks). */
+export const IDEMPOTENCY_KEEP_MS = 7 * DAY_MS;
+
 /** Marks a task whose output was empty: nothing was written anywhere. */
 export const NO_OUTPUT = 'none';
 const BATCH = 200;

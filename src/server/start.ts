@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { Bridge } from '../bridge/bridge.js';
 import { LocalBridgeApi } from '../bridge/local-api.js';
 import { standardTransports } from '../bridge/setup.js';
+import { DAY_MS } from '../core/time.js';
 import { QueueSampler } from '../history/queue-sampler.js';
 import { Notifier } from '../notify/notifier.js';
 import type { NotifySettings } from '../notify/settings.js';
@@ -16,7 +17,7 @@ import { buildApp } from './app.js';
 import { type BootstrapResult, bootstrap, MASTER_PASSWORD_FILE } from './bootstrap.js';
 import { FleetService } from './fleet-service.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
-import { archiveOldOutput } from './retention.js';
+import { archiveOldOutput, IDEMPOTENCY_KEEP_MS } from './retention.js';
 import { DEFAULT_PORT, DEFAULT_SETTINGS, type ServerSettings } from './settings.js';
 import { openStorage } from './storage.js';
 
@@ -123,6 +124,9 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
   sweeper.unref();
   const retain = () =>
     archiveOldOutput(store, dataDir, settings.logRetentionDays, clock(), logger)
+      .then(() =>
+        store.pruneHistory(clock() - IDEMPOTENCY_KEEP_MS, clock() - settings.logRetentionDays * DAY_MS),
+      )
       .then(() => fleet.prune())
       .then(() => fleet.alertOldKeys())
       .catch((err: unknown) => logger.error({ err }, 'archiving old output failed'));

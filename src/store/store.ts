@@ -116,6 +116,15 @@ export interface Store {
   ): Promise<{ taskId: string; team: string; machine: string; finishedAt: number }[]>;
   /** Deletes a task's stored output and records where it was archived, at once. */
   markOutputArchived(taskId: string, location: string): Promise<void>;
+  /**
+   * Forgets what nothing needs any more: idempotency keys created before
+   * `idempotencyBefore`; alerts raised before `alertsBefore` with their ended
+   * deliveries (an alert with a delivery still under way stays).
+   */
+  pruneHistory(
+    idempotencyBefore: number,
+    alertsBefore: number,
+  ): Promise<{ idempotencyKeys: number; alerts: number }>;
   listAlerts(filter: { team?: string; teams?: ReadonlySet<string> | null; limit: number }): Promise<Alert[]>;
   /** Counters of the given teams (null: all). */
   queueStats(

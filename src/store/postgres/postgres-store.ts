@@ -344,6 +344,28 @@ export class PostgresStore implements Store {
     return this.reads.archiveCandidates(finishedBefore, limit);
   }
 
+  pruneHistory(
+    idempotencyBefore: number,
+    alertsBefore: number,
+  ): Promise<{ idempotencyKeys: number; alerts: number }> {
+    return this.db.tx(async (q) => {
+      const keys = await q.rows('DELETE FROM idempotency_keys WHERE created_at < $1 RETURNING 1', [
+        idempotencyBefore,
+      ]);
+      await q.run(
+        `DELETE FROM alert_deliveries WHERE status IN ('sent', 'failed')
+         AND alert_id IN (SELECT id FROM alerts WHERE created_at < $1)`,
+        [alertsBefore],
+      );
+      const alerts = await q.rows(
+        `DELETE FROM alerts a WHERE a.created_at < $1 AND a.fanned_out_at IS NOT NULL
+         AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id) RETURNING 1`,
+        [alertsBefore],
+      );
+      return { idempotencyKeys: keys.length, alerts: alerts.length };
+    });
+  }
+
   markOutputArchived(taskId: string, location: string): Promise<void> {
     return this.reads.markOutputArchived(taskId, location);
   }

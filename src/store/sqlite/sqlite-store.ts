@@ -433,6 +433,30 @@ export class SqliteStore implements Store {
       .all(finishedBefore, limit) as { taskId: string; team: string; machine: string; finishedAt: number }[];
   }
 
+  async pruneHistory(
+    idempotencyBefore: number,
+    alertsBefore: number,
+  ): Promise<{ idempotencyKeys: number; alerts: number }> {
+    return this.db
+      .transaction(() => {
+        const keys = this.st.get('DELETE FROM idempotency_keys WHERE created_at < ?').run(idempotencyBefore);
+        this.st
+          .get(
+            `DELETE FROM alert_deliveries WHERE status IN ('sent', 'failed')
+             AND alert_id IN (SELECT id FROM alerts WHERE created_at < ?)`,
+          )
+          .run(alertsBefore);
+        const alerts = this.st
+          .get(
+            `DELETE FROM alerts WHERE created_at < ? AND fanned_out_at IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = alerts.id)`,
+          )
+          .run(alertsBefore);
+        return { idempotencyKeys: keys.changes, alerts: alerts.changes };
+      })
+      .immediate();
+  }
+
   async markOutputArchived(taskId: string, location: string): Promise<void> {
     this.db
       .transaction(() => {
