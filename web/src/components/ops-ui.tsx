@@ -70,6 +70,45 @@ export function ConfirmButton({
   );
 }
 
+/** A "Delete" button that asks "Delete <what>?" first, deletes, then says it is gone (e.g. to reload the list). */
+export function ConfirmDelete({
+  what,
+  remove,
+  onGone,
+  label = 'Delete',
+}: {
+  what: string;
+  remove: () => Promise<unknown>;
+  onGone: () => void;
+  label?: string;
+}) {
+  return (
+    <ConfirmButton
+      label={label}
+      question={`Delete ${what}?`}
+      yes="Yes, delete"
+      onConfirm={async () => {
+        await remove();
+        onGone();
+      }}
+    />
+  );
+}
+
+/** A row's actions cell: there when the table has an actions column, empty where this row may not change. */
+export function ActionsCell({
+  show,
+  allowed,
+  children,
+}: {
+  show: boolean;
+  allowed: boolean;
+  children: ReactNode;
+}) {
+  if (!show) return null;
+  return <td className="ops-actions">{allowed ? children : null}</td>;
+}
+
 /** A choice of team, shown only when there is more than one. */
 export function TeamSelect({
   teams,

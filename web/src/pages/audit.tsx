@@ -1,5 +1,7 @@
 import { type FormEvent, useState } from 'react';
+import { DataTable } from '../components/data-table';
 import { Lead, useAction } from '../components/ops-ui';
+import { Pager, useCursorStack } from '../components/pager';
 import { ErrorNote } from '../components/status';
 import { clock } from '../format';
 import { useLive } from '../live';
@@ -34,7 +36,7 @@ export default function Audit() {
     [JSON.stringify(filter), before],
     { pollMs: 30_000 },
   );
-  const [older, setOlder] = useState<string[]>([]);
+  const older = useCursorStack<string>();
 
   const apply = (e: FormEvent<HTMLFormElement>) => {
     e.preventDefault();
@@ -44,7 +46,7 @@ export default function Audit() {
       const v = String(form.get(f) ?? '').trim();
       if (v !== '') next.set(f, v);
     }
-    setOlder([]);
+    older.clear();
     navigate(`/audit${next.size === 0 ? '' : `?${next}`}`);
   };
   const page = (to: string | null) => {
@@ -98,76 +100,53 @@ export default function Audit() {
         ) : null}
       </form>
       <ErrorNote error={records.error} />
-      <div className="table-wrap">
-        <table aria-label="Audit records" data-testid="audit-records">
-          <thead>
-            <tr>
-              <th scope="col">#</th>
-              <th scope="col">Time</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Target</th>
-              <th scope="col" className="hide-narrow">
-                Team
-              </th>
-              <th scope="col">Outcome</th>
-              <th scope="col" className="hide-narrow">
-                Details
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr key={r.id} data-audit={r.id}>
-                <td>{r.id}</td>
-                <td>{clock(r.time)}</td>
-                <td>{r.actor}</td>
-                <td>
-                  <code>{r.action}</code>
-                </td>
-                <td className="ops-wrap">{r.target ?? ''}</td>
-                <td className="hide-narrow">{r.team ?? ''}</td>
-                <td>
-                  <span className={`badge out-${r.outcome}`}>{r.outcome}</span>
-                </td>
-                <td className="hide-narrow ops-wrap small">
-                  {Object.keys(r.details).length === 0 ? '' : <code>{JSON.stringify(r.details)}</code>}
-                </td>
-              </tr>
-            ))}
-            {records.data !== undefined && rows.length === 0 ? (
-              <tr>
-                <td colSpan={8} className="muted">
-                  No records match.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={before === null}
-          onClick={() => {
-            const prev = older.at(-1) ?? null;
-            setOlder(older.slice(0, -1));
-            page(prev === '' ? null : prev);
-          }}
-        >
-          ← Newer
-        </button>
-        <button
-          type="button"
-          disabled={rows.length < PAGE}
-          onClick={() => {
-            setOlder([...older, before ?? '']);
-            page(String(rows.at(-1)?.id ?? ''));
-          }}
-        >
-          Older →
-        </button>
-      </nav>
+      <DataTable
+        rows={records.data}
+        label="Audit records"
+        testId="audit-records"
+        columns={[
+          '#',
+          'Time',
+          'Actor',
+          'Action',
+          'Target',
+          { label: 'Team', className: 'hide-narrow' },
+          'Outcome',
+          { label: 'Details', className: 'hide-narrow' },
+        ]}
+        empty="No records match."
+      >
+        {(r) => (
+          <tr key={r.id} data-audit={r.id}>
+            <td>{r.id}</td>
+            <td>{clock(r.time)}</td>
+            <td>{r.actor}</td>
+            <td>
+              <code>{r.action}</code>
+            </td>
+            <td className="ops-wrap">{r.target ?? ''}</td>
+            <td className="hide-narrow">{r.team ?? ''}</td>
+            <td>
+              <span className={`badge out-${r.outcome}`}>{r.outcome}</span>
+            </td>
+            <td className="hide-narrow ops-wrap small">
+              {Object.keys(r.details).length === 0 ? '' : <code>{JSON.stringify(r.details)}</code>}
+            </td>
+          </tr>
+        )}
+      </DataTable>
+      <Pager
+        canNewer={before !== null}
+        canOlder={rows.length >= PAGE}
+        onNewer={() => {
+          const prev = older.pop() ?? null;
+          page(prev === '' ? null : prev);
+        }}
+        onOlder={() => {
+          older.push(before ?? '');
+          page(String(rows.at(-1)?.id ?? ''));
+        }}
+      />
     </>
   );
 }

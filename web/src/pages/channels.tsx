@@ -1,8 +1,9 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useAuth } from '../auth';
+import { DataTable } from '../components/data-table';
 import { Freshness } from '../components/freshness';
-import { ConfirmButton, Lead, useAction } from '../components/ops-ui';
+import { ActionsCell, ConfirmDelete, Lead, useAction } from '../components/ops-ui';
 import { Unlock } from '../components/ops-vault-unlock';
 import { ErrorNote } from '../components/status';
 import { ago } from '../format';
@@ -34,90 +35,66 @@ export default function Channels() {
       </Lead>
       <h2>Recent alerts</h2>
       <ErrorNote error={alerts.error} />
-      <div className="table-wrap">
-        <table aria-label="Recent alerts" data-testid="alerts">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Team</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Message</th>
-              <th scope="col">Delivered</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(alerts.data ?? []).map((a) => (
-              <tr key={a.id}>
-                <td title={a.createdAt ?? ''}>{ago(a.createdAt)}</td>
-                <td>{a.team}</td>
-                <td>
-                  <code>{a.kind}</code>
-                </td>
-                <td className="ops-wrap">
-                  {a.message}
-                  {a.taskId === null ? null : (
-                    <>
-                      {' '}
-                      <Link to={`/tasks/${a.taskId}`}>task</Link>
-                    </>
-                  )}
-                </td>
-                <td className="small">
-                  {a.deliveries.length === 0
-                    ? (a.deliveryNote ?? '—')
-                    : a.deliveries
-                        .map((d) => `${d.channel}: ${d.status}${d.lastError ? ` (${d.lastError})` : ''}`)
-                        .join('; ')}
-                </td>
-              </tr>
-            ))}
-            {alerts.data !== undefined && alerts.data.length === 0 ? (
-              <tr>
-                <td colSpan={5} className="muted">
-                  No alerts.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={alerts.data}
+        label="Recent alerts"
+        testId="alerts"
+        columns={['When', 'Team', 'Kind', 'Message', 'Delivered']}
+        empty="No alerts."
+      >
+        {(a) => (
+          <tr key={a.id}>
+            <td title={a.createdAt ?? ''}>{ago(a.createdAt)}</td>
+            <td>{a.team}</td>
+            <td>
+              <code>{a.kind}</code>
+            </td>
+            <td className="ops-wrap">
+              {a.message}
+              {a.taskId === null ? null : (
+                <>
+                  {' '}
+                  <Link to={`/tasks/${a.taskId}`}>task</Link>
+                </>
+              )}
+            </td>
+            <td className="small">
+              {a.deliveries.length === 0
+                ? (a.deliveryNote ?? '—')
+                : a.deliveries
+                    .map((d) => `${d.channel}: ${d.status}${d.lastError ? ` (${d.lastError})` : ''}`)
+                    .join('; ')}
+            </td>
+          </tr>
+        )}
+      </DataTable>
 
       <h2>Channels</h2>
       <ErrorNote error={channels.error} />
-      <div className="table-wrap">
-        <table aria-label="Notification channels" data-testid="channels">
-          <thead>
-            <tr>
-              <th scope="col">Team</th>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">Goes to</th>
-              <th scope="col" className="hide-narrow">
-                Secrets in the vault
-              </th>
-              {writable.length > 0 ? <th scope="col">Actions</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {(channels.data ?? []).map((c) => (
-              <ChannelRow
-                key={`${c.team}/${c.name}`}
-                c={c}
-                canWrite={can(me ?? null, 'channel:write', c.team)}
-                onGone={channels.reload}
-                showActions={writable.length > 0}
-              />
-            ))}
-            {channels.data !== undefined && channels.data.length === 0 ? (
-              <tr>
-                <td colSpan={6} className="muted">
-                  No channels: alerts are kept here only.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={channels.data}
+        label="Notification channels"
+        testId="channels"
+        columns={[
+          'Team',
+          'Name',
+          'Type',
+          'Goes to',
+          { label: 'Secrets in the vault', className: 'hide-narrow' },
+          writable.length > 0 && 'Actions',
+        ]}
+        empty="No channels: alerts are kept here only."
+      >
+        {(c) => (
+          <ChannelRow
+            key={`${c.team}/${c.name}`}
+            c={c}
+            canWrite={can(me ?? null, 'channel:write', c.team)}
+            onGone={channels.reload}
+            showActions={writable.length > 0}
+          />
+        )}
+      </DataTable>
       {writable.length > 0 ? <AddChannel teams={writable} onDone={channels.reload} /> : null}
       <h2>Alert rules</h2>
       <p className="muted small">
@@ -177,37 +154,27 @@ function ChannelRow({
       <td>{c.type}</td>
       <td className="ops-wrap">{target(c)}</td>
       <td className="hide-narrow small">{c.secretKeys.join(', ')}</td>
-      {showActions ? (
-        <td className="ops-actions">
-          {canWrite ? (
-            <>
-              <button
-                type="button"
-                disabled={test.busy}
-                onClick={() =>
-                  void test.run(async () => {
-                    const r = await opsApi.testChannel(c.team, c.name);
-                    setResult(r.ok ? `sent in ${r.durationMs} ms` : `failed: ${r.error ?? 'no answer'}`);
-                  })
-                }
-              >
-                Send a test
-              </button>
-              <ConfirmButton
-                label="Delete"
-                question={`Delete channel ${c.name}?`}
-                yes="Yes, delete"
-                onConfirm={async () => {
-                  await opsApi.deleteChannel(c.team, c.name);
-                  onGone();
-                }}
-              />
-              {result === null ? null : <output className="small">{result}</output>}
-              <ErrorNote error={test.error} />
-            </>
-          ) : null}
-        </td>
-      ) : null}
+      <ActionsCell show={showActions} allowed={canWrite}>
+        <button
+          type="button"
+          disabled={test.busy}
+          onClick={() =>
+            void test.run(async () => {
+              const r = await opsApi.testChannel(c.team, c.name);
+              setResult(r.ok ? `sent in ${r.durationMs} ms` : `failed: ${r.error ?? 'no answer'}`);
+            })
+          }
+        >
+          Send a test
+        </button>
+        <ConfirmDelete
+          what={`channel ${c.name}`}
+          remove={() => opsApi.deleteChannel(c.team, c.name)}
+          onGone={onGone}
+        />
+        {result === null ? null : <output className="small">{result}</output>}
+        <ErrorNote error={test.error} />
+      </ActionsCell>
     </tr>
   );
 }

@@ -1,9 +1,10 @@
-import { useState } from 'react';
 import { ApiError } from '../api';
+import { DataTable, IdCell } from '../components/data-table';
 import { Freshness } from '../components/freshness';
 import { CountsBar } from '../components/ops-counts-bar';
+import { Pager, useCursorStack } from '../components/pager';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
-import { ago, between, duration, shortId } from '../format';
+import { ago, between, duration } from '../format';
 import { useLive } from '../live';
 import { opsApi } from '../ops-api';
 import { Link } from '../router';
@@ -14,8 +15,8 @@ const SUMMARY_EVERY_MS = 30_000;
 export default function MachineHistory({ name }: { name: string }) {
   // Counted over the machine's newest 10,000 tasks: refreshed on a timer, not on every change hint.
   const summary = useLive(() => opsApi.machineSummary(name), [name], { pollMs: SUMMARY_EVERY_MS });
-  const [before, setBefore] = useState<number[]>([]);
-  const cursor = before.at(-1);
+  const pages = useCursorStack<number>();
+  const cursor = pages.top;
   const tasks = useLive(() => opsApi.machineTasks(name, cursor), [name, cursor], {
     on: ['tasks'],
     pollMs: 10_000,
@@ -83,69 +84,47 @@ export default function MachineHistory({ name }: { name: string }) {
         </div>
       )}
       <h2>Tasks on {name}</h2>
-      <div className="table-wrap">
-        <table aria-label={`Tasks on ${name}`} data-testid="machine-tasks">
-          <thead>
-            <tr>
-              <th scope="col">Task</th>
-              <th scope="col">Status</th>
-              <th scope="col">Result</th>
-              <th scope="col" className="hide-narrow">
-                Priority
-              </th>
-              <th scope="col" className="hide-narrow">
-                Attempts
-              </th>
-              <th scope="col">Ran for</th>
-              <th scope="col">Created</th>
-              <th scope="col">Command</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((t) => (
-              <tr key={t.taskId} data-task={t.taskId}>
-                <td>
-                  <Link to={`/tasks/${t.taskId}`} title={t.taskId}>
-                    <code>{shortId(t.taskId)}</code>
-                  </Link>
-                </td>
-                <td>
-                  <StatusBadge status={t.status} />
-                </td>
-                <td>{t.exitCode === null ? (t.signal ?? t.reason ?? '') : `exit ${t.exitCode}`}</td>
-                <td className="hide-narrow">
-                  <PriorityBadge priority={t.priority} />
-                </td>
-                <td className="hide-narrow">{t.attempts}</td>
-                <td>{between(t.startedAt, t.finishedAt)}</td>
-                <td title={t.createdAt ?? ''}>{ago(t.createdAt)}</td>
-                <td className="command">
-                  <code>{t.command}</code>
-                </td>
-              </tr>
-            ))}
-            {tasks.data !== undefined && rows.length === 0 ? (
-              <tr>
-                <td colSpan={8} className="muted">
-                  No tasks {before.length > 0 ? 'older than these' : 'ran here yet'}.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages">
-        <button type="button" disabled={before.length === 0} onClick={() => setBefore(before.slice(0, -1))}>
-          ← Newer
-        </button>
-        <button
-          type="button"
-          disabled={rows.length < 50}
-          onClick={() => setBefore([...before, rows.at(-1)?.seq as number])}
-        >
-          Older →
-        </button>
-      </nav>
+      <DataTable
+        rows={tasks.data}
+        label={`Tasks on ${name}`}
+        testId="machine-tasks"
+        columns={[
+          'Task',
+          'Status',
+          'Result',
+          { label: 'Priority', className: 'hide-narrow' },
+          { label: 'Attempts', className: 'hide-narrow' },
+          'Ran for',
+          'Created',
+          'Command',
+        ]}
+        empty={`No tasks ${pages.depth > 0 ? 'older than these' : 'ran here yet'}.`}
+      >
+        {(t) => (
+          <tr key={t.taskId} data-task={t.taskId}>
+            <IdCell id={t.taskId} to={`/tasks/${t.taskId}`} />
+            <td>
+              <StatusBadge status={t.status} />
+            </td>
+            <td>{t.exitCode === null ? (t.signal ?? t.reason ?? '') : `exit ${t.exitCode}`}</td>
+            <td className="hide-narrow">
+              <PriorityBadge priority={t.priority} />
+            </td>
+            <td className="hide-narrow">{t.attempts}</td>
+            <td>{between(t.startedAt, t.finishedAt)}</td>
+            <td title={t.createdAt ?? ''}>{ago(t.createdAt)}</td>
+            <td className="command">
+              <code>{t.command}</code>
+            </td>
+          </tr>
+        )}
+      </DataTable>
+      <Pager
+        canNewer={pages.depth > 0}
+        canOlder={rows.length >= 50}
+        onNewer={() => pages.pop()}
+        onOlder={() => pages.push(rows.at(-1)?.seq as number)}
+      />
     </>
   );
 }

@@ -1,8 +1,9 @@
 import { type FormEvent, useState } from 'react';
 import { api } from '../api';
 import { useAuth } from '../auth';
+import { DataTable } from '../components/data-table';
 import { Freshness } from '../components/freshness';
-import { ConfirmButton, Lead, useAction } from '../components/ops-ui';
+import { ActionsCell, ConfirmDelete, Lead, useAction } from '../components/ops-ui';
 import { ErrorNote } from '../components/status';
 import { ago, clock } from '../format';
 import { useLive } from '../live';
@@ -36,38 +37,23 @@ export default function Schedules() {
       </div>
       <Lead>A schedule creates its task (or fan-out) at every time its cron expression names.</Lead>
       <ErrorNote error={list.error} />
-      <div className="table-wrap">
-        <table aria-label="Schedules" data-testid="schedules">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">When</th>
-              <th scope="col">Runs</th>
-              <th scope="col">Next</th>
-              <th scope="col">Last</th>
-              {anyWrite ? <th scope="col">Actions</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((s) => (
-              <Row
-                key={s.name}
-                s={s}
-                canWrite={can(me ?? null, 'schedule:write', s.team)}
-                showActions={anyWrite}
-                onChange={list.reload}
-              />
-            ))}
-            {list.data !== undefined && rows.length === 0 ? (
-              <tr>
-                <td colSpan={6} className="muted">
-                  No schedules.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={list.data}
+        label="Schedules"
+        testId="schedules"
+        columns={['Name', 'When', 'Runs', 'Next', 'Last', anyWrite && 'Actions']}
+        empty="No schedules."
+      >
+        {(s) => (
+          <Row
+            key={s.name}
+            s={s}
+            canWrite={can(me ?? null, 'schedule:write', s.team)}
+            showActions={anyWrite}
+            onChange={list.reload}
+          />
+        )}
+      </DataTable>
       {usable.length > 0 ? <AddSchedule machines={usable} onDone={list.reload} /> : null}
     </>
   );
@@ -123,36 +109,26 @@ function Row({
           </>
         )}
       </td>
-      {showActions ? (
-        <td className="ops-actions">
-          {canWrite ? (
-            <>
-              <button
-                type="button"
-                disabled={action.busy}
-                onClick={() =>
-                  void action.run(async () => {
-                    await opsApi.pauseSchedule(s.name, !s.paused);
-                    onChange();
-                  })
-                }
-              >
-                {s.paused ? 'Resume' : 'Pause'}
-              </button>
-              <ConfirmButton
-                label="Delete"
-                question={`Delete schedule ${s.name}?`}
-                yes="Yes, delete"
-                onConfirm={async () => {
-                  await opsApi.deleteSchedule(s.name);
-                  onChange();
-                }}
-              />
-              <ErrorNote error={action.error} />
-            </>
-          ) : null}
-        </td>
-      ) : null}
+      <ActionsCell show={showActions} allowed={canWrite}>
+        <button
+          type="button"
+          disabled={action.busy}
+          onClick={() =>
+            void action.run(async () => {
+              await opsApi.pauseSchedule(s.name, !s.paused);
+              onChange();
+            })
+          }
+        >
+          {s.paused ? 'Resume' : 'Pause'}
+        </button>
+        <ConfirmDelete
+          what={`schedule ${s.name}`}
+          remove={() => opsApi.deleteSchedule(s.name)}
+          onGone={onChange}
+        />
+        <ErrorNote error={action.error} />
+      </ActionsCell>
     </tr>
   );
 }

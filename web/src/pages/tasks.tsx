@@ -2,12 +2,14 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { TASK_STATUSES } from '../../../src/core/types';
 import { api } from '../api';
 import { useAuth } from '../auth';
+import { DataTable, IdCell } from '../components/data-table';
 import { Field } from '../components/field';
 import { Freshness } from '../components/freshness';
 import { BulkActions, SelectAllHeader, SelectCell, useTaskSelection } from '../components/ops-bulk-actions';
+import { Pager, useCursorStack } from '../components/pager';
 import { ErrorNote, PriorityBadge, StatusBadge } from '../components/status';
 import { UsualBadge, useUsualRuns } from '../components/usual-run';
-import { ago, shortId } from '../format';
+import { ago } from '../format';
 import { useLive } from '../live';
 import { can } from '../permissions';
 import { Link, navigate, useLocation } from '../router';
@@ -28,7 +30,7 @@ export default function Tasks() {
   const before = query.get('before') ?? undefined;
   const limit = Number(query.get('limit') ?? 50);
   const key = JSON.stringify([filter, before, limit]);
-  const [newer, setNewer] = useState<string[]>([]);
+  const newer = useCursorStack<string>();
   const list = useLive(
     () => api.tasks({ ...filter, limit, ...(before === undefined ? {} : { before: Number(before) }) }),
     [key],
@@ -46,7 +48,7 @@ export default function Tasks() {
     }
     if (!keepPage) {
       next.delete('before');
-      setNewer([]);
+      newer.clear();
     }
     const s = next.toString();
     navigate(`/tasks${s === '' ? '' : `?${s}`}`);
@@ -143,86 +145,55 @@ export default function Tasks() {
       </form>
       <ErrorNote error={list.error} />
       <BulkActions sel={selection} tasks={tasks} onDone={list.reload} />
-      <div className="table-wrap">
-        <table className="tasks" aria-busy={list.data === undefined}>
-          <thead>
-            <tr>
-              <SelectAllHeader sel={selection} tasks={tasks} />
-              <th scope="col">Task</th>
-              <th scope="col">Status</th>
-              <th scope="col">Priority</th>
-              <th scope="col">Machine</th>
-              <th scope="col" className="hide-narrow">
-                Team
-              </th>
-              <th scope="col" className="hide-narrow">
-                Attempts
-              </th>
-              <th scope="col" className="hide-narrow">
-                Exit
-              </th>
-              <th scope="col">Created</th>
-              <th scope="col">Command</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tasks.map((t) => (
-              <tr key={t.taskId} data-task={t.taskId}>
-                <SelectCell sel={selection} task={t} />
-                <td>
-                  <Link to={`/tasks/${t.taskId}`} title={t.taskId}>
-                    <code>{shortId(t.taskId)}</code>
-                  </Link>
-                </td>
-                <td>
-                  <StatusBadge status={t.status} />
-                  {t.status === 'running' ? <UsualBadge fetched={usual.get(t.taskId)} /> : null}
-                </td>
-                <td>
-                  <PriorityBadge priority={t.priority} />
-                </td>
-                <td>{t.machine ?? <span className="muted">by labels</span>}</td>
-                <td className="hide-narrow">{t.team}</td>
-                <td className="hide-narrow">{t.attempts}</td>
-                <td className="hide-narrow">{t.exitCode ?? t.signal ?? ''}</td>
-                <td title={t.createdAt ?? ''}>{ago(t.createdAt)}</td>
-                <td className="command">
-                  <code>{t.command}</code>
-                </td>
-              </tr>
-            ))}
-            {list.data !== undefined && tasks.length === 0 ? (
-              <tr>
-                <td colSpan={10} className="muted">
-                  No tasks {Object.keys(filter).length > 0 ? 'match these filters' : 'yet'}.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
-      <nav className="pager" aria-label="Pages">
-        <button
-          type="button"
-          disabled={before === undefined}
-          onClick={() => {
-            const prev = newer.at(-1);
-            setNewer(newer.slice(0, -1));
-            go({ before: prev }, true);
-          }}
-        >
-          ← Newer
-        </button>
-        <button
-          type="button"
-          disabled={last === undefined || tasks.length < limit}
-          onClick={() => {
-            setNewer([...newer, before ?? '']);
-            go({ before: String(last?.seq) }, true);
-          }}
-        >
-          Older →
-        </button>
+      <DataTable
+        rows={list.data}
+        className="tasks"
+        busy={list.data === undefined}
+        lead={<SelectAllHeader sel={selection} tasks={tasks} />}
+        columns={[
+          'Task',
+          'Status',
+          'Priority',
+          'Machine',
+          { label: 'Team', className: 'hide-narrow' },
+          { label: 'Attempts', className: 'hide-narrow' },
+          { label: 'Exit', className: 'hide-narrow' },
+          'Created',
+          'Command',
+        ]}
+        empty={`No tasks ${Object.keys(filter).length > 0 ? 'match these filters' : 'yet'}.`}
+      >
+        {(t) => (
+          <tr key={t.taskId} data-task={t.taskId}>
+            <SelectCell sel={selection} task={t} />
+            <IdCell id={t.taskId} to={`/tasks/${t.taskId}`} />
+            <td>
+              <StatusBadge status={t.status} />
+              {t.status === 'running' ? <UsualBadge fetched={usual.get(t.taskId)} /> : null}
+            </td>
+            <td>
+              <PriorityBadge priority={t.priority} />
+            </td>
+            <td>{t.machine ?? <span className="muted">by labels</span>}</td>
+            <td className="hide-narrow">{t.team}</td>
+            <td className="hide-narrow">{t.attempts}</td>
+            <td className="hide-narrow">{t.exitCode ?? t.signal ?? ''}</td>
+            <td title={t.createdAt ?? ''}>{ago(t.createdAt)}</td>
+            <td className="command">
+              <code>{t.command}</code>
+            </td>
+          </tr>
+        )}
+      </DataTable>
+      <Pager
+        canNewer={before !== undefined}
+        canOlder={last !== undefined && tasks.length >= limit}
+        onNewer={() => go({ before: newer.pop() }, true)}
+        onOlder={() => {
+          newer.push(before ?? '');
+          go({ before: String(last?.seq) }, true);
+        }}
+      >
         <Field label="Per page">
           {(id) => (
             <select id={id} value={limit} onChange={(e) => go({ limit: e.target.value })}>
@@ -234,7 +205,7 @@ export default function Tasks() {
             </select>
           )}
         </Field>
-      </nav>
+      </Pager>
     </>
   );
 }

@@ -1,6 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import { useAuth } from '../auth';
-import { ConfirmButton, Lead, useAction } from '../components/ops-ui';
+import { DataTable } from '../components/data-table';
+import { ConfirmButton, ConfirmDelete, Lead, useAction } from '../components/ops-ui';
 import { ErrorNote } from '../components/status';
 import { ago } from '../format';
 import { useLive } from '../live';
@@ -101,42 +102,25 @@ function TeamCard({
         </span>
         {can(me, 'team:write') ? (
           <span className="ops-push">
-            <ConfirmButton
+            <ConfirmDelete
               label="Delete team"
-              question={`Delete team ${name}?`}
-              yes="Yes, delete"
-              onConfirm={async () => {
-                await opsApi.deleteTeam(name);
-                onGone();
-              }}
+              what={`team ${name}`}
+              remove={() => opsApi.deleteTeam(name)}
+              onGone={onGone}
             />
           </span>
         ) : null}
       </div>
       <ErrorNote error={members.error} />
-      <div className="ops-scroll">
-        <table aria-label={`Members of ${name}`}>
-          <thead>
-            <tr>
-              <th scope="col">Member</th>
-              <th scope="col">Role</th>
-              {canManage ? <th scope="col">Change</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {(members.data ?? []).map((m) => (
-              <MemberRow key={m.email} team={name} m={m} canManage={canManage} onChange={members.reload} />
-            ))}
-            {members.data !== undefined && members.data.length === 0 ? (
-              <tr>
-                <td colSpan={3} className="muted">
-                  No members (admins reach every team).
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={members.data}
+        wrap="ops-scroll"
+        label={`Members of ${name}`}
+        columns={['Member', 'Role', canManage && 'Change']}
+        empty="No members (admins reach every team)."
+      >
+        {(m) => <MemberRow key={m.email} team={name} m={m} canManage={canManage} onChange={members.reload} />}
+      </DataTable>
       {canManage ? <AddMember team={name} onDone={members.reload} /> : null}
     </section>
   );

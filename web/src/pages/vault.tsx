@@ -1,7 +1,8 @@
 import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { api } from '../api';
 import { useAuth } from '../auth';
-import { ConfirmButton, Lead, TeamSelect, useAction } from '../components/ops-ui';
+import { DataTable } from '../components/data-table';
+import { ConfirmDelete, Lead, TeamSelect, useAction } from '../components/ops-ui';
 import { Unlock } from '../components/ops-vault-unlock';
 import { ErrorNote } from '../components/status';
 import { ago } from '../format';
@@ -91,47 +92,37 @@ export default function Vault() {
         </p>
       ) : null}
       <ErrorNote error={keys.error} />
-      <div className="table-wrap">
-        <table aria-label={`Vault keys of ${team}`} data-testid="vault-keys">
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Version</th>
-              <th scope="col" className="hide-narrow">
-                Changed by
-              </th>
-              <th scope="col">Changed</th>
-              {canRead ? <th scope="col">Value</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {(keys.data ?? []).map((k) => (
-              <KeyRow
-                key={k.name}
-                k={k}
-                team={team}
-                ring={canRead ? ring : null}
-                canWrite={canWrite}
-                shown={shown[k.name]}
-                onShow={(v) => {
-                  touch();
-                  setShown((s) => ({ ...s, [k.name]: v }));
-                }}
-                onHide={() => setShown(({ [k.name]: _, ...rest }) => rest)}
-                onDeleted={keys.reload}
-                canRead={canRead}
-              />
-            ))}
-            {keys.data !== undefined && keys.data.length === 0 ? (
-              <tr>
-                <td colSpan={5} className="muted">
-                  No keys in this team’s vault yet.
-                </td>
-              </tr>
-            ) : null}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        rows={keys.data}
+        label={`Vault keys of ${team}`}
+        testId="vault-keys"
+        columns={[
+          'Key',
+          'Version',
+          { label: 'Changed by', className: 'hide-narrow' },
+          'Changed',
+          canRead && 'Value',
+        ]}
+        empty="No keys in this team’s vault yet."
+      >
+        {(k) => (
+          <KeyRow
+            key={k.name}
+            k={k}
+            team={team}
+            ring={canRead ? ring : null}
+            canWrite={canWrite}
+            shown={shown[k.name]}
+            onShow={(v) => {
+              touch();
+              setShown((s) => ({ ...s, [k.name]: v }));
+            }}
+            onHide={() => setShown(({ [k.name]: _, ...rest }) => rest)}
+            onDeleted={keys.reload}
+            canRead={canRead}
+          />
+        )}
+      </DataTable>
       {canWrite && ring !== null ? (
         <SetValue
           team={team}
@@ -189,14 +180,10 @@ function KeyRow(props: {
               </button>
             )}
             {props.canWrite ? (
-              <ConfirmButton
-                label="Delete"
-                question={`Delete ${k.name}?`}
-                yes="Yes, delete"
-                onConfirm={async () => {
-                  await opsApi.vaultDelete(team, k.name);
-                  props.onDeleted();
-                }}
+              <ConfirmDelete
+                what={k.name}
+                remove={() => opsApi.vaultDelete(team, k.name)}
+                onGone={props.onDeleted}
               />
             ) : null}
             <ErrorNote error={action.error} />
