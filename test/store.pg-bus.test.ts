@@ -169,6 +169,13 @@ describe('PgBus', () => {
       }
       await all;
       expect(seen).toEqual(Array.from({ length: 2_000 }, (_, i) => `s${i}`));
+      // The watching connection hears the same notifications, on its own time.
+      const statusEvents = () =>
+        watch.payloads
+          .flatMap((p) => (JSON.parse(p) as { e: { v: { type: string } }[] }).e)
+          .filter((e) => e.v.type === 'status').length;
+      for (let i = 0; i < 200 && statusEvents() < 2_000; i += 1) await new Promise((r) => setTimeout(r, 25));
+      expect(statusEvents()).toBe(2_000);
       // 4,000 events, but a handful of notifications; a region's repeated wake crosses once per notification.
       expect(watch.payloads.length).toBeLessThan(100);
       expect(woken).toBeLessThanOrEqual(watch.payloads.length);
