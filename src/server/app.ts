@@ -48,6 +48,11 @@ export interface AppOptions {
   metrics?: ServerMetrics;
   /** GET /metrics without a token (--metrics-public). */
   metricsPublic?: boolean;
+  /**
+   * Addresses or CIDR ranges of the load balancers in front (--trust-proxy): from them,
+   * X-Forwarded-For names the client (login limits, audit source). Default: none trusted.
+   */
+  trustProxy?: readonly string[];
 }
 
 /** The HTTP API: every route under /api/v1, each with its permission and schemas. */
@@ -60,6 +65,7 @@ export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false },
     },
     forceCloseConnections: true,
+    ...(o.trustProxy === undefined || o.trustProxy.length === 0 ? {} : { trustProxy: [...o.trustProxy] }),
   });
   installErrorHandling(app);
   installAuth(app, o.store, o.clock);

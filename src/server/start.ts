@@ -54,6 +54,8 @@ export interface ServerOptions {
    * them (their attempts end `lost`). Default 0; `rediacc server` uses --drain-seconds (10).
    */
   drainMs?: number;
+  /** Load balancers whose X-Forwarded-For is believed (addresses or CIDR ranges). Default none. */
+  trustProxy?: readonly string[];
 }
 
 export interface RunningServer {
@@ -108,6 +110,7 @@ export async function startServer(o: ServerOptions = {}): Promise<RunningServer>
     notifier,
     metrics,
     metricsPublic: o.metricsPublic === true,
+    ...(o.trustProxy === undefined ? {} : { trustProxy: o.trustProxy }),
   });
 
   const sweep = async () => {

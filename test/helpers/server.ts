@@ -34,6 +34,7 @@ export async function startTestServer(
     notify?: Partial<NotifySettings>;
     databaseUrl?: string;
     masterPassword?: string;
+    trustProxy?: string[];
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'rediacc-test-'));
@@ -48,6 +49,7 @@ export async function startTestServer(
     ...(options.notify === undefined ? {} : { notify: options.notify }),
     ...(options.databaseUrl === undefined ? {} : { databaseUrl: options.databaseUrl }),
     ...(options.masterPassword === undefined ? {} : { masterPassword: options.masterPassword }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   });
   const url = server.url;
   return {

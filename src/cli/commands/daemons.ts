@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { MINUTE_MS, SECOND_MS } from '../../core/time.js';
@@ -41,6 +42,20 @@ function drainOption(value: string | undefined): number {
     : Math.round(parseSeconds(value, '--drain-seconds') * SECOND_MS);
 }
 
+/** `10.0.0.5,10.1.0.0/16` → each an IP address, or one with a prefix length that fits it. */
+export function proxyList(value: string): string[] {
+  const list = value.split(',').map((x) => x.trim());
+  for (const entry of list) {
+    const [addr = '', bits, ...rest] = entry.split('/');
+    const family = isIP(addr);
+    const max = family === 6 ? 128 : 32;
+    const okBits = bits === undefined || (/^[0-9]{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !okBits || rest.length > 0)
+      throw usage(`--trust-proxy: '${entry}' is not an IP address or CIDR range`, '--trust-proxy');
+  }
+  return list;
+}
+
 /** The vault master password from a file or REDIACC_MASTER_PASSWORD, if given. */
 function masterOption(file: string | undefined): { masterPassword?: string } {
   if (file !== undefined) return { masterPassword: readFileSync(file, 'utf8').replace(/\r?\n$/, '') };
@@ -75,6 +90,7 @@ interface ServerFlags {
   logLevel?: string;
   metricsPublic?: boolean;
   drainSeconds?: string;
+  trustProxy?: string;
 }
 
 /** Registers `server` and `bridge`; returns the bridge command for its admin subcommands. */
@@ -110,8 +126,13 @@ export function registerDaemons(program: Command): Command {
     .option('--log-level <level>', 'JSON log level (default info)')
     .option('--metrics-public', 'serve GET /metrics without a token (default: an admin or metrics token)')
     .option(DRAIN_FLAG, DRAIN_HELP)
+    .option(
+      '--trust-proxy <addresses>',
+      'load balancers in front (comma-separated addresses or CIDR ranges): their X-Forwarded-For names the client for login limits and the audit log',
+    )
     .action(async (f: ServerFlags) => {
       const drainMs = drainOption(f.drainSeconds);
+      const trustProxy = f.trustProxy === undefined ? undefined : proxyList(f.trustProxy);
       const settings: Partial<ServerSettings> = {};
       if (f.leaseSeconds !== undefined)
         settings.leaseMs = parseSeconds(f.leaseSeconds, '--lease-seconds', true) * SECOND_MS;
@@ -145,6 +166,7 @@ export function registerDaemons(program: Command): Command {
         logger,
         metricsPublic: f.metricsPublic === true,
         drainMs,
+        ...(trustProxy === undefined ? {} : { trustProxy }),
       });
       const lines = [
         `rediacc server listening on ${s.url}`,
