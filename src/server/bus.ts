@@ -42,29 +42,6 @@ export class InProcessBus implements Bus {
   }
 }
 
-/** Resolves on the first event of any topic, after `timeoutMs`, or on abort. */
-export function waitForAny(
-  bus: Bus,
-  topics: readonly string[],
-  timeoutMs: number,
-  signal?: AbortSignal,
-): Promise<void> {
-  return new Promise((resolve) => {
-    const offs: (() => void)[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const done = () => {
-      for (const off of offs) off();
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    for (const t of topics) offs.push(bus.subscribe(t, done));
-    timer = setTimeout(done, timeoutMs);
-    if (signal?.aborted) done();
-    else signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Hears the topics from its creation on, so an event that arrives while the
  * caller is busy (a claim query that found nothing, say) is not missed:
